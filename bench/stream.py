@@ -1,0 +1,276 @@
+"""Streaming benchmark: how close to their intended times do the bridge's MIDI events go out?
+
+    $ python bench/stream.py                       # 10 minutes at 120 BPM, then 10 at 180
+    $ python bench/stream.py --minutes 1 --tempos 120 180 --json out/stream.json
+    $ python bench/stream.py --minutes 1 --period 64   # a shorter JACK period (1.3 ms)
+
+The real bridge (``bridge.app.Bridge``, the shipped default model unless ``--model``) streams
+over a real JACK server (a private ``jackd -d dummy`` is started) while the worker keeps
+generating: the stream itself, plus ``--load-hz`` extra ``/lb/generate`` requests a second sent
+over OSC like a device would. Two measurements, both against the scheduler's intended time of
+every note event:
+
+- **send**: the sender thread's own timestamp right after ``send_message`` returned (what the
+  bridge controls; the target is p99 < 1 ms);
+- **arrival**: a separate receiver *process* (so it does not compete for the bridge's GIL)
+  timestamps each event in its JACK MIDI callback. JACK hands MIDI over once per period, so this
+  includes up to one period (256 frames at 48 kHz = 5.3 ms by default) of quantisation.
+
+A bar counts as missed when the worker handed it over after it should have started; a note-on
+that the sender would have sent more than 50 ms late is dropped and counted too. Both clocks are
+``time.perf_counter`` (CLOCK_MONOTONIC on Linux, shared by the two processes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+LOST_AFTER_S = 0.5     # a sent event with no arrival of the same bytes within this is lost
+sys.path.insert(0, str(REPO))
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="Results: a table on stdout; --json writes them too.")
+    p.add_argument("--minutes", type=float, default=10.0, help="minutes per tempo (default 10)")
+    p.add_argument("--tempos", type=float, nargs="+", default=[120.0, 180.0],
+                   help="tempos to measure, BPM (default 120 180)")
+    p.add_argument("--model", default=None, help="model name or bundle (default: mel_2bar)")
+    p.add_argument("--load-hz", type=float, default=4.0,
+                   help="extra /lb/generate requests per second during the run (default 4)")
+    p.add_argument("--period", type=int, default=256, help="JACK period in frames (default 256)")
+    p.add_argument("--rate", type=int, default=48000, help="JACK sample rate (default 48000)")
+    p.add_argument("--sender", nargs="+", default=["process"], choices=("process", "thread"),
+                   help="sender(s) to measure: a child process (default) and/or a thread")
+    p.add_argument("--no-realtime", action="store_true",
+                   help="do not ask for SCHED_FIFO for the sender thread")
+    p.add_argument("--json", type=Path, default=None, help="also write the results here")
+    p.add_argument("--receiver", nargs=2, metavar=("PORT", "OUT"), help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.minutes <= 0 or not args.tempos or any(not 20 <= t <= 400 for t in args.tempos):
+        p.error("--minutes must be > 0 and tempos in 20..400")
+    return args
+
+
+# -- the receiver process --------------------------------------------------------------------
+def run_receiver(port: str, out: str) -> int:
+    """Timestamp every MIDI event arriving from ``port`` until stdin closes; save as .npy."""
+    import rtmidi
+
+    midi = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name="bench-receiver", queue_size_limit=1 << 16)
+    names = midi.get_ports()
+    index = [i for i, name in enumerate(names) if port in name]
+    if not index:
+        print(f"error: no MIDI port {port!r}", file=sys.stderr)
+        return 2
+    times = np.zeros(1 << 20)
+    codes = np.zeros(1 << 20, np.int32)
+    count = [0]
+
+    def callback(event, _):
+        n = count[0]
+        if n < len(times):
+            times[n] = time.perf_counter()
+            message = event[0]
+            codes[n] = message[0] << 16 | (message[1] if len(message) > 1 else 0) << 8 | \
+                (message[2] if len(message) > 2 else 0)
+            count[0] = n + 1
+
+    midi.set_callback(callback)
+    midi.open_port(index[0])
+    print("ready", flush=True)
+    sys.stdin.read()                 # until the parent closes our stdin
+    midi.close_port()
+    np.save(out, np.stack([times[:count[0]], codes[:count[0]].astype(np.float64)]))
+    return 0
+
+
+# -- the benchmark ---------------------------------------------------------------------------
+def start_jack(period: int, rate: int):
+    name = f"latentbridge-bench-{os.getpid()}"
+    os.environ.update(JACK_NO_AUDIO_RESERVATION="1", JACK_NO_START_SERVER="1",
+                      JACK_DEFAULT_SERVER=name)
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(["jackd", "-n", name, "-d", "dummy", "-r", str(rate), "-p",
+                             str(period)], stdout=log, stderr=subprocess.STDOUT)
+    import rtmidi
+
+    time.sleep(0.5)                     # fewer "server not running" lines from libjack
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="probe").delete()
+            return proc
+        except rtmidi.SystemError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                log.seek(0)
+                raise SystemExit(f"error: jackd did not start: {log.read()[-300:]!r}")
+            time.sleep(0.1)
+
+
+def percentiles(errors: np.ndarray) -> dict:
+    if not len(errors):
+        return {"n": 0}
+    ms = errors * 1e3
+    return {"n": int(len(ms)), "p50_ms": float(np.percentile(ms, 50)),
+            "p99_ms": float(np.percentile(ms, 99)), "max_ms": float(ms.max()),
+            "min_ms": float(ms.min())}
+
+
+def measure(engine, tempo: float, seconds: float, load_hz: float, realtime: bool,
+            sender: str) -> dict:
+    from pythonosc.osc_message_builder import OscMessageBuilder
+    from tqdm import tqdm
+
+    from bridge.app import Bridge
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    bridge = Bridge(engine, port=port, tempo=tempo, midi_api="jack", sender=sender,
+                    realtime=realtime)
+    out = tempfile.NamedTemporaryFile(suffix=".npy", delete=False)
+    out.close()
+    receiver = subprocess.Popen([sys.executable, __file__, "--receiver", "latentbridge out",
+                                 out.name], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                text=True)
+    receiver.stdout.readline()                    # "ready"
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+
+    def osc(address, *args):
+        builder = OscMessageBuilder(address)
+        for a in args:
+            builder.add_arg(a)
+        sock.sendto(builder.build().dgram, ("127.0.0.1", port))
+
+    import gc
+    gc.collect()
+    gc.freeze()
+    bridge.start()
+    try:
+        time.sleep(0.3)
+        osc("/lb/hello", sock.getsockname()[1])   # /lb/bar goes to us too, like the device
+        osc("/lb/stream", 1)
+        started = time.monotonic()
+        next_load = started
+        with tqdm(total=int(seconds), desc=f"{tempo:g} BPM", unit="s") as bar:
+            done = 0
+            while (elapsed := time.monotonic() - started) < seconds:
+                if load_hz > 0 and time.monotonic() >= next_load:
+                    osc("/lb/generate")
+                    next_load += 1.0 / load_hz
+                sock.setblocking(False)
+                try:
+                    while sock.recv(65536):       # drain replies and streamed bars
+                        pass
+                except (BlockingIOError, OSError):
+                    pass
+                time.sleep(0.01)
+                if int(elapsed) > done:
+                    bar.update(int(elapsed) - done)
+                    done = int(elapsed)
+        stats = bridge.scheduler.stats()
+        intended, actual = stats["intended"], stats["actual"]
+        result = {
+            "tempo": tempo, "sender": sender, "seconds": seconds,
+            "bars_generated": bridge.worker.generated_bars,
+            "missed_bars": bridge.worker.missed_bars, "dropped_notes": stats["missed"],
+            "events_sent": int(len(intended)), "sender_priority": stats["priority"],
+            "generation_ms_p50": float(np.median(bridge.worker.gen_seconds) * 1e3),
+            "generation_ms_max": float(np.max(bridge.worker.gen_seconds) * 1e3),
+        }
+        osc("/lb/stream", 0)
+        time.sleep(0.2)
+    finally:
+        bridge.close()
+        receiver.stdin.close()
+        receiver.wait(30)
+        sock.close()
+    arrivals = np.load(out.name)
+    os.unlink(out.name)
+    times, codes = arrivals[0], arrivals[1].astype(np.int64)
+    result["send"] = percentiles(actual - intended)
+    # pair each arrival with the earliest unmatched sent event carrying the same bytes, so a
+    # lost or extra event (all-notes-off at the end) cannot shift the pairs after it
+    waiting: dict[int, deque] = {}
+    for t, code in zip(intended, stats["codes"]):
+        waiting.setdefault(int(code), deque()).append(t)
+    late, lost = [], 0
+    for t, code in zip(times, codes):
+        queue = waiting.get(int(code))
+        while queue and t - queue[0] > LOST_AFTER_S:   # that one never arrived
+            queue.popleft()
+            lost += 1
+        if queue and queue[0] - t < LOST_AFTER_S:
+            late.append(t - queue.popleft())
+    result["events_received"] = int(len(times))
+    result["events_lost"] = lost + int(sum(len(q) for q in waiting.values()))
+    result["arrival"] = percentiles(np.array(late))
+    return result
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.receiver:
+        return run_receiver(*args.receiver)
+    return run(args)
+
+
+def run(args) -> int:
+    from runtime.engine import Engine, EngineError
+
+    try:
+        engine = Engine.load(args.model, threads=1)
+    except EngineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    sys.setswitchinterval(0.0005)
+    jack = start_jack(args.period, args.rate)
+    results = []
+    try:
+        for tempo in args.tempos:
+            for sender in args.sender:
+                results.append(measure(engine, tempo, args.minutes * 60, args.load_hz,
+                                       not args.no_realtime, sender))
+    finally:
+        jack.terminate()
+        jack.wait(10)
+    period_ms = args.period / args.rate * 1e3
+    print(f"\nmodel {engine.name}, JACK period {args.period} frames ({period_ms:.2f} ms), "
+          f"{args.load_hz:g} extra generations/s, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    print(f"{'BPM':>5} {'sender':>7} {'events':>7} {'send p50':>9} {'p99':>7} {'max':>7} | {'arrive p50':>10} "
+          f"{'p99':>7} {'max':>7} | missed bars  dropped  lost  gen ms p50/max")
+    for r in results:
+        s, a = r["send"], r["arrival"]
+        print(f"{r['tempo']:5.0f} {r['sender']:>7} {r['events_sent']:7d} {s.get('p50_ms', 0):9.3f} "
+              f"{s.get('p99_ms', 0):7.3f} {s.get('max_ms', 0):7.2f} | {a.get('p50_ms', 0):10.3f} "
+              f"{a.get('p99_ms', 0):7.3f} {a.get('max_ms', 0):7.2f} | {r['missed_bars']:11d} "
+              f"{r['dropped_notes']:8d} {r['events_lost']:5d}  "
+              f"{r['generation_ms_p50']:.1f}/{r['generation_ms_max']:.1f}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        tmp = args.json.with_suffix(args.json.suffix + ".tmp")
+        tmp.write_text(json.dumps({"period_frames": args.period, "rate": args.rate,
+                                   "load_hz": args.load_hz, "results": results}, indent=2))
+        os.replace(tmp, args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""``python -m bridge``: the real-time OSC + MIDI bridge between the DAW and a model.
+
+    $ python -m bridge                                # mel_2bar, 127.0.0.1:9000, virtual ports
+    $ python -m bridge --model drums_2bar --tempo 96
+    $ python -m bridge --midi-out "loopMIDI Port"     # Windows: an existing port instead
+    $ python -m bridge --no-midi --port 9100          # OSC only (Ableton plays the /lb/bar notes)
+
+Runs until Ctrl-C / SIGTERM; on the way out every sounding note is switched off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import logging
+import signal
+import sys
+import threading
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bridge", description=__doc__.split("\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="OSC protocol: docs/osc.md. Design and timing: "
+                                       "docs/bridge.md.")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="interface to listen on (default 127.0.0.1; another only if you mean it)")
+    p.add_argument("--port", type=int, default=9000, help="OSC port to listen on (default 9000)")
+    p.add_argument("--reply-port", type=int, default=None,
+                   help="also send replies and streamed bars to this port on the host "
+                        "(the device's /lb/hello does the same; default: none)")
+    p.add_argument("--model", default=None,
+                   help="shipped model name or bundle folder (default: the embedded mel_2bar)")
+    p.add_argument("--midi-out", metavar="NAME", default=None,
+                   help="existing MIDI output port (part of its name) instead of the virtual "
+                        "'latentbridge out'")
+    p.add_argument("--midi-in", metavar="NAME", default=None,
+                   help="existing MIDI input port (clock, notes to record) instead of the "
+                        "virtual 'latentbridge in'")
+    p.add_argument("--no-virtual", action="store_true",
+                   help="never create virtual ports (use the named or first existing ones)")
+    p.add_argument("--no-midi", action="store_true", help="no MIDI ports at all (OSC only)")
+    p.add_argument("--midi-api", default="auto", choices=("auto", "alsa", "jack", "coremidi",
+                                                          "winmm"),
+                   help="MIDI system (default: rtmidi's choice)")
+    p.add_argument("--tempo", type=float, default=120.0,
+                   help="tempo of the internal clock when no master is heard (default 120)")
+    p.add_argument("--ahead", type=int, default=2,
+                   help="bars kept generated beyond the playhead (default 2)")
+    p.add_argument("--chunk", type=int, default=2,
+                   help="bars used from each generated clip; parameter changes are heard "
+                        "after at most this many bars (default 2)")
+    p.add_argument("--sender", default="process", choices=("process", "thread"),
+                   help="send MIDI from a child process with its own GIL (default) or from a "
+                        "thread of this one")
+    p.add_argument("--no-realtime", action="store_true",
+                   help="do not ask the OS for real-time (SCHED_FIFO) priority for the sender")
+    p.add_argument("--log-level", default="info", choices=LOG_LEVELS)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not 1 <= args.port <= 65535 or (args.reply_port is not None
+                                       and not 1 <= args.reply_port <= 65535):
+        print("error: ports must be in 1..65535", file=sys.stderr)
+        return 2
+    if not 20 <= args.tempo <= 400:
+        print("error: --tempo must be in 20..400 BPM", file=sys.stderr)
+        return 2
+    if args.ahead < 1 or args.chunk < 1:
+        print("error: --ahead and --chunk must be at least 1", file=sys.stderr)
+        return 2
+
+    from runtime.engine import Engine, EngineError
+
+    from .app import Bridge
+    from .midi import MidiPortError
+
+    try:
+        engine = Engine.load(args.model, threads=1)
+    except EngineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        bridge = Bridge(engine, host=args.host, port=args.port, tempo=args.tempo,
+                        midi=not args.no_midi, midi_out=args.midi_out, midi_in=args.midi_in,
+                        virtual=not args.no_virtual, midi_api=args.midi_api, ahead=args.ahead,
+                        chunk=args.chunk, sender=args.sender, realtime=not args.no_realtime)
+    except MidiPortError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port} ({exc.strerror or exc})",
+              file=sys.stderr)
+        return 2
+    if args.reply_port:
+        bridge.server.hello((args.host, args.reply_port), args.reply_port)
+
+    tune_for_realtime()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    bridge.start()
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        bridge.close()   # all notes off on exit
+    return 0
+
+
+def tune_for_realtime() -> None:
+    """Make the sender thread's worst case short: it gets the GIL back within 0.5 ms of asking,
+    and the objects alive after start-up are never scanned by the garbage collector again."""
+    sys.setswitchinterval(0.0005)
+    gc.collect()
+    gc.freeze()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

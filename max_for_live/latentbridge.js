@@ -1,0 +1,550 @@
+// latentbridge.js: the [js] brain of the latentbridge Max for Live device.
+//
+// It reads and writes Live clips through the Live Object Model (LiveAPI), reports Live's
+// transport, plays the bars the bridge streams, and forwards every control to the bridge over
+// OSC (docs/osc.md). No musical logic lives here: the bridge does the music.
+//
+// In Max the patch loads it as [js latentbridge.js] (1 inlet, 3 outlets):
+//   inlet 0   OSC replies from [udpreceive 9001] ("/lb/pong", "/lb/bar 3 12. 60 0. 0.5 100" ...)
+//             and control messages from the UI ("capture A", "temperature 0.7", "write 1" ...)
+//   outlet 0  OSC messages to [udpsend 127.0.0.1 9000] ("/lb/clip/notes A 60 0. 1. 100 ...")
+//   outlet 1  notes to play: "note pitch velocity duration_ms delay_ms" -> [pipe] -> [makenote],
+//             and "clear" to drop what is queued
+//   outlet 2  feedback for the UI: "status <text>", "models <name>...", "connected 0|1"
+//
+// Everything Max provides (outlet, post, LiveAPI, Task) is injected, so the same file runs
+// under node against a simulated Live:
+//
+//   var lb = require("./latentbridge.js");
+//   var device = lb.createDevice({outlet: function (i, msg) {...}, post: console.log,
+//                                 LiveAPI: FakeLiveAPI, Task: FakeTask, now: clock});
+//   device.init();                       // what [live.thisdevice] triggers
+//   device.handle("capture", ["A"]);     // what the "Capture A" button sends
+//   device.handle("/lb/pong", []);       // what [udpreceive] delivers
+//
+// Written in ES5 (Max's [js] engine): var, function, no arrows, no template strings.
+
+var DEFAULTS = {
+    replyPort: 9001,           // [udpreceive] port, told to the bridge in /lb/hello
+    chunkNotes: 100,           // notes per /lb/clip/notes datagram (docs/osc.md: 100 is safe)
+    pingTimeoutMs: 1000,       // no /lb/pong within this -> "bridge not running"
+    pingEveryMs: 3000,         // keep-alive while connected
+    tickMs: 20,                // playhead poll for streamed bars
+    lookaheadMs: 60,           // notes starting within this window go to [pipe] now
+    lateBeats: 0.25,           // notes later than this are dropped, not played out of time
+    transportEveryMs: 100,     // /lb/transport while playing (docs/osc.md: >= 4 per second)
+    startHint: "bridge not running: start `python -m bridge`"
+};
+
+var MODES = ["sample", "interpolate", "vary"];
+var SLOTS = ["A", "B"];
+
+function createDevice(env) {
+    var cfg = {};
+    var key;
+    for (key in DEFAULTS) cfg[key] = DEFAULTS[key];
+    if (env.config) for (key in env.config) cfg[key] = env.config[key];
+
+    var now = env.now || function () { return new Date().getTime(); };
+    var post = env.post || function () {};
+
+    var state = {
+        connected: false,
+        waitingPong: false,
+        pingSentAt: 0,
+        lastPongAt: -1,
+        models: [],
+        model: "",
+        writeOnResult: false,
+        result: null,           // {id, length, count, notes} while a /lb/result arrives
+        lastResult: null,
+        bars: {},               // bar_index -> {start, notes (each with beat, played), closed}
+        transport: {playing: 0, beat: 0, tempo: 120, numerator: 4, denominator: 4,
+                    beatAt: 0, sentAt: -1e9},
+        observers: [],
+        tasks: {},
+        settings: {},           // last value of each setting, resent when the bridge appears
+        ready: false            // observers report their first values during init: stay quiet
+    };
+
+    // --- small helpers -----------------------------------------------------------------------
+
+    function send(address, args) {
+        env.outlet(0, [address].concat(args || []));
+    }
+
+    function ui(name, args) {
+        env.outlet(2, [name].concat(args || []));
+    }
+
+    function status(text) {
+        ui("status", [text]);
+        post("latentbridge: " + text + "\n");
+    }
+
+    function first(value) {
+        // LiveAPI.get returns an array; a bare value in some paths.
+        return (value && typeof value === "object" && "length" in value) ? value[0] : value;
+    }
+
+    function api(path, callback) {
+        return new env.LiveAPI(callback || null, path);
+    }
+
+    function exists(obj) {
+        return obj && String(obj.id) !== "0";
+    }
+
+    function task(name, fn, intervalMs, repeat) {
+        var existing = state.tasks[name];
+        if (existing) existing.cancel();
+        var t = new env.Task(fn);
+        t.interval = intervalMs;
+        state.tasks[name] = t;
+        if (repeat) t.repeat(); else t.schedule(intervalMs);
+        return t;
+    }
+
+    // --- connection -------------------------------------------------------------------------
+
+    function connect() {
+        send("/lb/hello", [cfg.replyPort]);
+        ping();
+        send("/lb/models");
+        send("/lb/status");
+    }
+
+    function ping() {
+        state.waitingPong = true;
+        state.pingSentAt = now();
+        send("/lb/ping");
+        task("pingTimeout", checkPong, cfg.pingTimeoutMs, false);
+    }
+
+    function checkPong() {
+        if (!state.waitingPong) return;
+        state.waitingPong = false;
+        if (state.connected || state.lastPongAt < 0) {
+            state.connected = false;
+            ui("connected", [0]);
+        }
+        status(cfg.startHint);
+    }
+
+    function onPong() {
+        var wasConnected = state.connected;
+        state.waitingPong = false;
+        state.lastPongAt = now();
+        state.connected = true;
+        if (!wasConnected) {
+            ui("connected", [1]);
+            status("connected to the bridge");
+            resendSettings();
+        }
+    }
+
+    // --- Live: finding clips and the device's track ------------------------------------------
+
+    // The clip to capture: the one in the detail view (Session or Arrangement), else the
+    // highlighted Session slot's clip, else the clip playing on the device's own track.
+    function findSourceClip() {
+        var clip = api("live_set view detail_clip");
+        if (exists(clip)) return clip;
+        var slot = api("live_set view highlighted_clip_slot");
+        if (exists(slot) && first(slot.get("has_clip")) == 1) {
+            clip = api(slot.unquotedpath + " clip");
+            if (exists(clip)) return clip;
+        }
+        var track = findTrack();
+        if (track) {
+            var playing = first(track.get("playing_slot_index"));
+            if (playing >= 0) {
+                clip = api(track.unquotedpath + " clip_slots " + playing + " clip");
+                if (exists(clip)) return clip;
+            }
+        }
+        return null;
+    }
+
+    // A device may sit inside a rack chain: walk up until the Track.
+    function findTrack() {
+        var obj = api("this_device");
+        for (var depth = 0; depth < 8 && exists(obj); depth++) {
+            obj = api(obj.unquotedpath + " canonical_parent");
+            if (exists(obj) && obj.type === "Track") return obj;
+        }
+        return null;
+    }
+
+    // Notes of a clip in beats from where it starts playing (the loop start of a looped clip,
+    // else the start marker) for `length` beats, unmuted, sorted by start then pitch.
+    function readClip(clip) {
+        if (first(clip.get("is_midi_clip")) != 1) throw new Error("the selected clip is an audio clip");
+        var looping = first(clip.get("looping")) == 1;
+        var from = Number(first(clip.get(looping ? "loop_start" : "start_marker"))) || 0;
+        var length = Number(first(clip.get("length")));
+        var raw = clip.call("get_notes_extended", 0, 128, from, length);
+        var dict = typeof raw === "string" ? JSON.parse(raw) : raw;
+        var notes = [];
+        var list = (dict && dict.notes) || [];
+        for (var i = 0; i < list.length; i++) {
+            var n = list[i];
+            if (n.mute) continue;
+            notes.push({pitch: n.pitch, start: n.start_time - from, duration: n.duration,
+                        velocity: Math.max(1, Math.min(127, Math.round(n.velocity)))});
+        }
+        notes.sort(function (a, b) { return a.start - b.start || a.pitch - b.pitch; });
+        return {notes: notes, length: length, name: String(first(clip.get("name")) || "")};
+    }
+
+    function capture(slot) {
+        slot = String(slot).toUpperCase();
+        if (SLOTS.indexOf(slot) < 0) return status("capture: slot must be A or B, not " + slot);
+        var clip = findSourceClip();
+        if (!clip) return status("capture " + slot + ": select a MIDI clip first");
+        var data;
+        try {
+            data = readClip(clip);
+        } catch (err) {
+            return status("capture " + slot + ": " + err.message);
+        }
+        sendClip(slot, data.notes, data.length);
+        status("sent " + data.notes.length + " notes to slot " + slot +
+               (data.name ? " (" + data.name + ")" : ""));
+    }
+
+    function sendClip(slot, notes, length) {
+        send("/lb/clip/begin", [slot, asFloat(length), notes.length]);
+        for (var i = 0; i < notes.length; i += cfg.chunkNotes) {
+            var args = [slot];
+            var chunk = notes.slice(i, i + cfg.chunkNotes);
+            for (var j = 0; j < chunk.length; j++) {
+                args.push(chunk[j].pitch, asFloat(chunk[j].start), asFloat(chunk[j].duration),
+                          chunk[j].velocity);
+            }
+            send("/lb/clip/notes", args);
+        }
+        send("/lb/clip/end", [slot]);
+    }
+
+    // Max sends whole-number floats as ints; the bridge accepts both (docs/osc.md), so this
+    // only rounds away float noise from Live's note times.
+    function asFloat(x) {
+        return Math.round(Number(x) * 1e6) / 1e6;
+    }
+
+    // --- writing a result into a new clip ----------------------------------------------------
+
+    function writeClip(notes, length, name) {
+        var track = findTrack();
+        if (!track) return status("write: the device is not on a track");
+        if (first(track.get("has_midi_input")) != 1) return status("write: not a MIDI track");
+        var count = track.getcount("clip_slots");
+        for (var i = 0; i < count; i++) {
+            var slotPath = track.unquotedpath + " clip_slots " + i;
+            var slot = api(slotPath);
+            if (first(slot.get("has_clip")) == 1) continue;
+            slot.call("create_clip", asFloat(length));
+            var clip = api(slotPath + " clip");
+            var spec = [];
+            for (var j = 0; j < notes.length; j++) {
+                var n = notes[j];
+                spec.push({pitch: n.pitch, start_time: n.start, duration: n.duration,
+                           velocity: n.velocity, mute: 0});
+            }
+            clip.call("add_new_notes", {notes: spec});
+            if (name) clip.set("name", name);
+            status("wrote " + notes.length + " notes to clip slot " + (i + 1));
+            return i;
+        }
+        return status("write: no empty clip slot on this track (add a scene)");
+    }
+
+    // --- results and streamed bars from the bridge -------------------------------------------
+
+    function readNotes(args, from) {
+        var notes = [];
+        for (var i = from; i + 3 < args.length; i += 4) {
+            notes.push({pitch: Math.round(args[i]), start: Number(args[i + 1]),
+                        duration: Number(args[i + 2]), velocity: Math.round(args[i + 3])});
+        }
+        return notes;
+    }
+
+    function onResult(address, args) {
+        if (address === "/lb/result/begin") {
+            state.result = {id: args[0], length: Number(args[1]), count: args[2], notes: []};
+        } else if (address === "/lb/result/notes") {
+            if (state.result && args[0] == state.result.id) {
+                state.result.notes = state.result.notes.concat(readNotes(args, 1));
+            }
+        } else if (state.result && args[0] == state.result.id) {   // /lb/result/end
+            var result = state.result;
+            state.result = null;
+            state.lastResult = result;
+            if (result.notes.length !== result.count) {
+                return status("result " + result.id + ": got " + result.notes.length +
+                              " of " + result.count + " notes (lost datagrams?)");
+            }
+            if (state.writeOnResult) {
+                state.writeOnResult = false;
+                writeClip(result.notes, result.length, "latentbridge " + result.id);
+            } else {
+                status("result " + result.id + ": " + result.notes.length + " notes");
+            }
+        }
+    }
+
+    function onBar(args) {
+        var index = Math.round(args[0]);
+        var bar = state.bars[index];
+        if (!bar || bar.closed) {   // a later /lb/bar for a closed bar replaces it
+            bar = state.bars[index] = {start: Number(args[1]), notes: [], closed: false};
+        }
+        var notes = readNotes(args, 2);
+        for (var i = 0; i < notes.length; i++) {
+            notes[i].beat = bar.start + notes[i].start;
+            notes[i].played = false;
+            bar.notes.push(notes[i]);
+        }
+    }
+
+    function onBarEnd(args) {
+        var bar = state.bars[Math.round(args[0])];
+        if (bar) bar.closed = true;
+    }
+
+    // --- transport: observe Live, report to the bridge, play streamed bars -------------------
+
+    function observe(property) {
+        var obs = api("live_set", function (values) {
+            if (!values || values[0] !== property) return;
+            onTransport(property, values[1]);
+        });
+        obs.property = property;
+        state.observers.push(obs);
+        return obs;
+    }
+
+    function currentBeat() {
+        var t = state.transport;
+        if (!t.playing) return t.beat;
+        return t.beat + (now() - t.beatAt) * t.tempo / 60000;
+    }
+
+    function onTransport(property, value) {
+        var t = state.transport;
+        var force = false;
+        if (property === "current_song_time") {
+            var jumped = Math.abs(Number(value) - currentBeat()) > 0.5;
+            t.beat = Number(value);
+            t.beatAt = now();
+            if (jumped && state.ready) { force = true; relocated(); }
+        } else if (property === "is_playing") {
+            t.playing = Number(value) ? 1 : 0;
+            t.beatAt = now();
+            force = true;
+            if (!t.playing && state.ready) env.outlet(1, ["clear"]);
+        } else if (property === "tempo") {
+            t.beat = currentBeat();
+            t.beatAt = now();
+            t.tempo = Number(value);
+            force = true;
+        } else if (property === "signature_numerator") {
+            t.numerator = Number(value); force = true;
+        } else if (property === "signature_denominator") {
+            t.denominator = Number(value); force = true;
+        }
+        reportTransport(force);
+    }
+
+    function reportTransport(force) {
+        if (!state.ready) return;
+        var t = state.transport;
+        var at = now();
+        if (!force && at - t.sentAt < cfg.transportEveryMs) return;
+        t.sentAt = at;
+        send("/lb/transport", [t.playing, asFloat(currentBeat()), asFloat(t.tempo),
+                               t.numerator, t.denominator]);
+    }
+
+    // After a jump, notes ahead of the new playhead may play again.
+    function relocated() {
+        env.outlet(1, ["clear"]);
+        var beat = currentBeat();
+        for (var index in state.bars) {
+            var notes = state.bars[index].notes;
+            for (var i = 0; i < notes.length; i++) {
+                if (notes[i].beat >= beat) notes[i].played = false;
+            }
+        }
+    }
+
+    // Called every tickMs: hands notes due within the lookahead to [pipe] with their delay.
+    function tick() {
+        var t = state.transport;
+        if (!t.playing) return;
+        reportTransport(false);
+        var beat = currentBeat();
+        var msPerBeat = 60000 / t.tempo;
+        var horizon = beat + cfg.lookaheadMs / msPerBeat;
+        for (var index in state.bars) {
+            var bar = state.bars[index];
+            var notes = bar.notes;
+            var done = true;
+            for (var i = 0; i < notes.length; i++) {
+                var n = notes[i];
+                if (n.played) continue;
+                if (n.beat < beat - cfg.lateBeats) { n.played = true; continue; }
+                if (n.beat >= horizon) { done = false; continue; }
+                n.played = true;
+                var delay = Math.max(0, (n.beat - beat) * msPerBeat);
+                env.outlet(1, ["note", n.pitch, n.velocity, Math.max(1, Math.round(n.duration * msPerBeat)),
+                               Math.round(delay)]);
+            }
+            // Forget bars that are fully played and long past (keeps the queue small).
+            if (done && bar.closed && bar.start < beat - 64) delete state.bars[index];
+        }
+    }
+
+    // --- controls -----------------------------------------------------------------------------
+
+    // Buttons (live.text) send 1 on press; a 0 (release, or a stored value restored at load)
+    // must not fire them.
+    var BUTTONS = {connect: 1, capture: 1, capture_a: 1, capture_b: 1, generate: 1, write: 1};
+
+    // The last value of each setting, sent again whenever the bridge (re)appears.
+    var SETTINGS = ["mode", "position", "temperature", "amount", "bars", "seed"];
+
+    function resendSettings() {
+        for (var i = 0; i < SETTINGS.length; i++) {
+            var value = state.settings[SETTINGS[i]];
+            if (value !== undefined) control(SETTINGS[i], [value]);
+        }
+    }
+
+    function control(name, args) {
+        var value = args[0];
+        if (BUTTONS[name] && value !== undefined && Number(value) === 0) return;
+        if (SETTINGS.indexOf(name) >= 0) state.settings[name] = value;
+        if (name === "connect") return connect();
+        if (name === "capture") return capture(value === undefined ? "A" : value);
+        if (name === "capture_a") return capture("A");
+        if (name === "capture_b") return capture("B");
+        if (name === "mode") {
+            var mode = typeof value === "number" ? MODES[value] : String(value);
+            if (MODES.indexOf(mode) < 0) return status("unknown mode " + value);
+            return send("/lb/mode", [mode]);
+        }
+        if (name === "model") {
+            var model = typeof value === "number" ? state.models[value] : String(value);
+            if (model === undefined) return post("latentbridge: no model " + value + " yet\n");
+            state.model = model;
+            status("loading " + model + " ...");
+            return send("/lb/model", [model]);
+        }
+        if (name === "position") return send("/lb/position", [asFloat(value)]);
+        if (name === "temperature") return send("/lb/temperature", [asFloat(value)]);
+        if (name === "amount") return send("/lb/amount", [asFloat(value)]);
+        if (name === "bars") return send("/lb/bars", [Math.round(value)]);
+        if (name === "seed") return send("/lb/seed", [Math.round(value)]);
+        if (name === "stream") {
+            var on = Number(value) ? 1 : 0;
+            if (!on) { state.bars = {}; env.outlet(1, ["clear"]); }
+            return send("/lb/stream", [on]);
+        }
+        if (name === "generate") return send("/lb/generate");
+        if (name === "write") {
+            state.writeOnResult = true;
+            return send("/lb/generate");
+        }
+        status("unknown control " + name);
+    }
+
+    // --- the one entry point ------------------------------------------------------------------
+
+    function handle(name, args) {
+        args = args || [];
+        if (name.charAt(0) !== "/") return control(name, args);
+        if (name === "/lb/pong") return onPong();
+        if (name === "/lb/hello") {
+            onPong();
+            return status("bridge " + args[0] + (args[1] ? ", model " + args[1] : ""));
+        }
+        if (name === "/lb/models") {
+            state.models = args.map(String);
+            return ui("models", state.models);
+        }
+        if (name === "/lb/model/loaded") {
+            state.model = String(args[0]);
+            return status("model " + args[0] + " (" + args[1] + ", " + args[2] + " bars)");
+        }
+        if (name === "/lb/status") {
+            state.model = String(args[0]);
+            return ui("bridge", args);
+        }
+        if (name === "/lb/clip/ok") return status("slot " + args[0] + ": " + args[1] + " notes encoded");
+        if (name.indexOf("/lb/result/") === 0) return onResult(name, args);
+        if (name === "/lb/bar") return onBar(args);
+        if (name === "/lb/bar/end") return onBarEnd(args);
+        if (name === "/lb/error") return status("error " + args[0] + ": " + args.slice(1).join(" "));
+        post("latentbridge: ignored " + name + "\n");
+    }
+
+    function init() {
+        var props = ["is_playing", "current_song_time", "tempo",
+                     "signature_numerator", "signature_denominator"];
+        for (var i = 0; i < props.length; i++) observe(props[i]);
+        state.ready = true;
+        reportTransport(true);
+        task("tick", tick, cfg.tickMs, true);
+        task("keepalive", function () { if (state.connected) ping(); }, cfg.pingEveryMs, true);
+        connect();
+    }
+
+    function free() {
+        for (var name in state.tasks) state.tasks[name].cancel();
+        state.tasks = {};
+        state.observers = [];
+    }
+
+    return {init: init, handle: handle, tick: tick, free: free, state: state,
+            sendClip: sendClip, writeClip: writeClip, capture: capture, config: cfg};
+}
+
+// --- Max glue: the globals Max looks for, delegating to one device --------------------------
+
+if (typeof module !== "undefined" && module.exports) {
+    module.exports = {createDevice: createDevice, DEFAULTS: DEFAULTS, MODES: MODES};
+} else {
+    inlets = 1;
+    outlets = 3;
+    autowatch = 1;
+}
+
+var lbDevice = null;
+
+function lbMaxDevice() {
+    if (!lbDevice) {
+        lbDevice = createDevice({
+            outlet: function (index, message) { outlet(index, message); },
+            post: post,
+            LiveAPI: LiveAPI,
+            Task: function (fn) { return new Task(fn, this); }
+        });
+    }
+    return lbDevice;
+}
+
+// [live.thisdevice] bangs when the Live API is ready: start observers, timers and connect.
+function bang() {
+    lbMaxDevice().init();
+}
+
+function anything() {
+    lbMaxDevice().handle(messagename, arrayfromargs(arguments));
+}
+
+function notifydeleted() {
+    if (lbDevice) lbDevice.free();
+}

@@ -1,0 +1,317 @@
+"""The ONNX engine: encode clips to latent codes, decode codes to clips, sample, interpolate, vary.
+
+Torch-free (numpy + onnxruntime). The autoregressive decoder runs one exported step graph per
+step; choosing tokens (temperature, seeded RNG) happens in numpy (:mod:`runtime.sampling`)::
+
+    >>> from runtime.engine import Engine, EngineError
+    >>> engine = Engine.load(None)               # the embedded default model (mel_2bar)
+    >>> engine.name, engine.kind, engine.bars, engine.steps_per_bar, engine.z_size
+    ('mel_2bar', 'flat', 2, 16, 64)
+    >>> clips = engine.sample(n=4, temperature=0.8, seed=1)    # 4 clips of engine.bars bars
+    >>> z = engine.encode(clips)                              # mu, float32 [4, z_size]
+    >>> again = engine.decode(z, temperature=0.0)             # argmax decoding
+    >>> path = engine.interpolate(clips[0], clips[1], n=5)    # slerp, both ends included
+    >>> more = engine.vary(clips[0], n=3, amount=0.3, seed=2)
+
+Every returned clip starts at beat 0 and is ``engine.bars`` bars of 4/4 long (16 steps per bar).
+:class:`EngineError` carries a one-line message for the user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from .bundle import Bundle, BundleError, load_bundle
+from .codecs import CodecError, codec_from_config
+from .music import Clip, Note
+from .quantize import quantize
+from .sampling import make_rng, sample_categorical, slerp
+
+
+class EngineError(ValueError):
+    """Something the engine cannot do with this input or bundle; one line for the user."""
+
+
+class Engine:
+    """A loaded model bundle plus the decode loops that drive its step graphs."""
+
+    def __init__(self, bundle: Bundle):
+        self.bundle = bundle
+        meta = bundle.meta
+        self.name: str = bundle.name
+        self.kind: str = bundle.kind
+        self.bars: int = bundle.bars
+        self.steps_per_bar: int = bundle.steps_per_bar
+        self.z_size: int = bundle.z_size
+        try:
+            self.codec = codec_from_config(meta["codec"])
+        except (CodecError, TypeError) as exc:
+            raise EngineError(f"{bundle.path / 'model.json'}: bad codec block ({exc})") from None
+        self.decoding: dict = dict(meta.get("decoding") or {})
+        self.steps_per_quarter = self.steps_per_bar // 4
+        self.total_steps = self.bars * self.steps_per_bar
+        #: notes per generation of a note-event model (it has no fixed steps)
+        self.notes = int(self.decoding.get("notes", 0))
+        #: softmax widths side by side in the decoder's logits (three for the trio)
+        depths = meta.get("output_depths") or getattr(self.codec, "output_depths", None)
+        self.output_depths = [int(d) for d in (depths or [self.codec.output_depth])]
+
+    # -- loading --------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, model=None, providers=None, threads=None) -> "Engine":
+        """``None`` -> the embedded default (mel_2bar); a name -> runtime/models/<name>/; else a
+        bundle folder. Raises :class:`EngineError` with the bundle's one-line complaint."""
+        try:
+            return cls(load_bundle(model, providers=providers, threads=threads))
+        except BundleError as exc:
+            raise EngineError(str(exc)) from None
+
+    @property
+    def length_beats(self) -> float:
+        return self.total_steps / self.steps_per_quarter
+
+    def __repr__(self) -> str:
+        return (f"Engine({self.name!r}, kind={self.kind!r}, bars={self.bars}, z_size={self.z_size}, "
+                f"providers={self.bundle.providers})")
+
+    # -- clips <-> model input ------------------------------------------------------------------
+    def prepare(self, clip: Clip) -> Clip:
+        """Fit a user clip to the model: quantise, cut or pad to ``bars`` bars, and make it
+        something the codec represents (highest voice for melodies, pitches folded into range by
+        octaves, drums flagged as drums, any meter read beat for beat as 4/4)."""
+        if not isinstance(clip, Clip):
+            raise EngineError(f"expected a Clip, got {type(clip).__name__}")
+        if self.kind == "note_events":  # any meter and polyphony: cut to length, fold range
+            low, high = self.codec.min_pitch, self.codec.max_pitch
+            notes = [_into_range(n, low, high) for n in clip.notes if not n.is_drum]
+            return clip.copy(notes=notes, is_drum=False, tempo_changes=[],
+                             meter_changes=[]).slice(0.0, self.length_beats)
+        # MusicVAE models read 4/4 bars; a clip in another meter is read beat for beat as 4/4.
+        clip = clip.copy(time_signature=(4, 4), tempo_changes=[], meter_changes=[])
+        clip = quantize(clip, self.steps_per_quarter)
+        clip = clip.slice(0.0, self.length_beats)
+        codec = self.codec.name
+        if codec == "melody":
+            low, high = self.codec.min_pitch, self.codec.max_pitch
+            notes = [_into_range(n, low, high) for n in clip.notes if not n.is_drum]
+            clip = clip.copy(notes=_highest_voice(notes))
+        elif codec == "drums":
+            clip = clip.copy(notes=[replace(n, is_drum=True) for n in clip.notes], is_drum=True)
+        elif codec == "trio":
+            from .codecs.trio import trio_part
+
+            low, high = self.codec.melody.min_pitch, self.codec.melody.max_pitch
+            by_part = {"melody": [], "bass": [], "drums": []}
+            for n in clip.notes:
+                part = trio_part(n)
+                if part is not None:
+                    by_part[part].append(n if part == "drums" else _into_range(n, low, high))
+            clip = clip.copy(notes=_highest_voice(by_part["melody"]) + _highest_voice(by_part["bass"])
+                             + by_part["drums"], is_drum=False)
+        return clip
+
+    def tokens(self, clip: Clip) -> np.ndarray:
+        """Codec tokens of a prepared clip, exactly ``bars * steps_per_bar`` steps long."""
+        try:
+            tokens = self.codec.encode(self.prepare(clip))
+        except CodecError as exc:
+            raise EngineError(f"{self.name} cannot encode this clip: {exc}") from None
+        if self.kind == "note_events":
+            return tokens
+        if len(tokens) < self.total_steps:
+            pad = np.zeros((self.total_steps - len(tokens),) + tokens.shape[1:], tokens.dtype)
+            tokens = np.concatenate([tokens, pad])
+        return tokens[: self.total_steps]
+
+    def to_clip(self, tokens: np.ndarray) -> Clip:
+        """A clip for decoded tokens, exactly ``bars`` bars long (later notes are dropped)."""
+        clip = self.codec.decode(np.asarray(tokens))
+        return clip.slice(0.0, self.length_beats)
+
+    # -- encode -----------------------------------------------------------------------------
+    def encode(self, clips: list[Clip]) -> np.ndarray:
+        """Posterior means ``mu`` for a list of clips -> float32 [B, z_size]."""
+        if isinstance(clips, Clip):
+            clips = [clips]
+        if not clips:
+            return np.zeros((0, self.z_size), np.float32)
+        if self.kind == "note_events":  # note counts differ per clip: one encoder call each
+            return np.concatenate([self._encode_events(c) for c in clips]).astype(np.float32)
+        tokens = np.stack([self.tokens(c) for c in clips])
+        inputs = np.stack([self.codec.to_input(t) for t in tokens]).astype(np.float32)
+        lengths = np.full(len(clips), self.total_steps, np.int64)
+        return self.run_encoder(inputs, lengths)
+
+    def run_encoder(self, inputs: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """mu from the encoder graph (``lengths`` only goes in where the graph reads it)."""
+        spec = self.bundle.graph("encoder")
+        feeds = {"inputs": inputs, "lengths": lengths}
+        args = [feeds.get(i["name"]) for i in spec["inputs"]]
+        if any(a is None for a in args):
+            raise EngineError(f"{self.bundle.path / spec['file']}: encoder inputs must be named "
+                              f"'inputs' and 'lengths', not {[i['name'] for i in spec['inputs']]}")
+        mu = self.bundle.run("encoder", *args)[0]
+        return mu.astype(np.float32)
+
+    def _encode_events(self, clip: Clip) -> np.ndarray:
+        tokens = self.tokens(clip)[: self.notes]
+        if not len(tokens):
+            raise EngineError(f"{self.name} cannot encode an empty clip (no notes in the first "
+                              f"{self.bars} bars)")
+        return self.run_encoder(tokens[None], np.array([len(tokens)], np.int64))
+
+    # -- decode -----------------------------------------------------------------------------
+    def decode(self, z: np.ndarray, temperature: float = 1.0, seed: int | None = None) -> list[Clip]:
+        """Clips for latent codes ``z`` [B, z_size] (a single [z_size] vector is one clip)."""
+        return [self.to_clip(t) for t in self.decode_tokens(z, temperature, seed)]
+
+    def decode_tokens(self, z: np.ndarray, temperature: float = 1.0, seed: int | None = None) -> np.ndarray:
+        """Token arrays [B, steps, ...] for latent codes; all codes decode together as one batch."""
+        z = np.asarray(z, dtype=np.float32)
+        if z.ndim == 1:
+            z = z[None]
+        if z.ndim != 2 or z.shape[1] != self.z_size:
+            raise EngineError(f"{self.name} decodes codes of shape [B, {self.z_size}], got {list(z.shape)}")
+        if not np.isfinite(z).all():
+            raise EngineError("latent codes contain NaN or infinity")
+        if not np.isfinite(temperature) or temperature < 0:
+            raise EngineError(f"temperature must be a number >= 0, got {temperature}")
+        rng = make_rng(seed)
+        if self.kind == "flat":
+            return self._step_loop(z, self.total_steps, temperature, rng)[0]
+        if self.kind == "hierarchical":
+            return self._decode_hierarchical(z, temperature, rng)
+        return self._decode_events(z, temperature, rng)
+
+    def _step_loop(self, cond: np.ndarray, steps: int, temperature: float, rng,
+                   prev: np.ndarray | None = None, state=None):
+        """``steps`` x decoder_step(prev, cond, *state) -> (logits, *state), starting from
+        decoder_init(cond); returns (tokens [B, steps(, parts)], last prev input)."""
+        if state is None:
+            state = self.bundle.run("decoder_init", cond)
+        if prev is None:
+            prev = np.zeros((cond.shape[0], sum(self.output_depths)), np.float32)
+        # One decoder graph may emit several softmaxes side by side (the trio's three parts).
+        depths = self.output_depths
+        bounds = np.cumsum([0] + depths)
+        multi = len(depths) > 1
+        tokens = np.zeros((cond.shape[0], steps) + ((len(depths),) if multi else ()), np.int64)
+        for t in range(steps):
+            logits, *state = self.bundle.run("decoder_step", prev, cond, *state)
+            if multi:
+                for k in range(len(depths)):
+                    tokens[:, t, k] = sample_categorical(logits[:, bounds[k]:bounds[k + 1]],
+                                                         temperature, rng)
+            else:
+                tokens[:, t] = sample_categorical(logits, temperature, rng)
+            prev = self._feedback(tokens[:, t])
+        return tokens, prev
+
+    def _feedback(self, tokens: np.ndarray) -> np.ndarray:
+        """The decoder's next input for chosen tokens [B] or [B, parts]: MusicVAE feeds back the
+        one-hot of the output token (512 wide for drums), concatenated over parts."""
+        if self.decoding.get("feedback", "one_hot") == "codec_input":
+            return self.codec.to_input(tokens).astype(np.float32)
+        tokens = tokens.reshape(len(tokens), -1)
+        out = np.zeros((len(tokens), sum(self.output_depths)), np.float32)
+        rows = np.arange(len(tokens))
+        offset = 0
+        for k, depth in enumerate(self.output_depths):
+            out[rows, offset + tokens[:, k]] = 1.0
+            offset += depth
+        return out
+
+    def _decode_hierarchical(self, z, temperature, rng):
+        """The conductor emits one embedding per bar; the bar decoder restarts from it (the
+        previous token carries over the bar line, as in Magenta, unless model.json says not)."""
+        state = self.bundle.run("conductor_init", z)
+        carry_prev = bool(self.decoding.get("carry_prev_across_bars", True))
+        prev, bars = None, []
+        for _ in range(self.bars):
+            embedding, *state = self.bundle.run("conductor_step", *state)
+            tokens, last = self._step_loop(embedding, self.steps_per_bar, temperature, rng,
+                                           prev if carry_prev else None)
+            prev = last
+            bars.append(tokens)
+        return np.concatenate(bars, axis=1)
+
+    def _decode_events(self, z, temperature, rng):
+        """Note unrolling: per note, dT, then T given dT, then P given both (seed 000)."""
+        batch = z.shape[0]
+        state = self.bundle.run("decoder_init", z)
+        prev = np.tile(np.asarray(self.decoding["start_note"], np.int64), (batch, 1))
+        notes = np.zeros((batch, self.notes, 3), np.int64)
+        for i in range(self.notes):
+            logits, *state = self.bundle.run("decoder_step_dt", prev, z, *state)
+            dt = sample_categorical(logits, temperature, rng)
+            logits, *state = self.bundle.run("decoder_step_t", dt, *state)
+            t = sample_categorical(logits, temperature, rng)
+            logits, *state = self.bundle.run("decoder_step_p", dt, t, *state)
+            p = sample_categorical(logits, temperature, rng)
+            prev = notes[:, i] = np.stack([dt, t, p], axis=-1)
+        return notes
+
+    # -- generation -------------------------------------------------------------------------
+    def sample(self, n: int = 1, temperature: float = 1.0, seed: int | None = None) -> list[Clip]:
+        """``n`` clips from the prior: z ~ N(0, I), then decoded."""
+        if int(n) < 1:
+            raise EngineError(f"n must be at least 1, got {n}")
+        rng = make_rng(seed)
+        z = rng.standard_normal((int(n), self.z_size)).astype(np.float32)
+        return self.decode(z, temperature, int(rng.integers(2**31)))
+
+    @staticmethod
+    def slerp(z0: np.ndarray, z1: np.ndarray, t: float) -> np.ndarray:
+        """Spherical interpolation (linear where z0, z1 are (anti)parallel or zero)."""
+        return slerp(z0, z1, t)
+
+    def interpolate(self, clip_a: Clip, clip_b: Clip, n: int = 5, temperature: float = 0.5,
+                    seed: int | None = None) -> list[Clip]:
+        """``n`` clips on the slerp path from ``clip_a``'s code to ``clip_b``'s, ends included."""
+        if int(n) < 2:
+            raise EngineError(f"interpolation needs n >= 2 steps, got {n}")
+        za, zb = self.encode([clip_a, clip_b])
+        z = np.stack([slerp(za, zb, t) for t in np.linspace(0.0, 1.0, int(n))])
+        return self.decode(z, temperature, seed)
+
+    def vary(self, clip: Clip, n: int = 1, amount: float = 0.5, temperature: float = 0.5,
+             seed: int | None = None) -> list[Clip]:
+        """``n`` variations: the clip's code slerped towards random prior codes by ``amount``
+        (0 = the clip itself, 1 = unrelated samples)."""
+        if int(n) < 1:
+            raise EngineError(f"n must be at least 1, got {n}")
+        if not 0.0 <= float(amount) <= 1.0:
+            raise EngineError(f"amount must be in 0..1, got {amount}")
+        rng = make_rng(seed)
+        z = self.encode([clip])
+        noise = rng.standard_normal((int(n), self.z_size)).astype(np.float32)
+        zs = slerp(np.repeat(z, int(n), axis=0), noise, float(amount))
+        return self.decode(zs, temperature, int(rng.integers(2**31)))
+
+
+def _into_range(note: Note, low: int, high: int) -> Note:
+    """Move a note by octaves until it lies in low..high (the model's pitch range)."""
+    pitch = note.pitch
+    while pitch < low and pitch + 12 <= 127:
+        pitch += 12
+    while pitch > high and pitch - 12 >= 0:
+        pitch -= 12
+    return note if pitch == note.pitch else replace(note, pitch=pitch)
+
+
+def _highest_voice(notes: list[Note]) -> list[Note]:
+    """Monophonic line from possibly overlapping notes: at each onset the highest note wins and
+    cuts the note sounding before it (the 'skyline' reduction)."""
+    by_start: dict[float, Note] = {}
+    for n in notes:
+        if n.start not in by_start or n.pitch > by_start[n.start].pitch:
+            by_start[n.start] = n
+    line = sorted(by_start.values(), key=lambda n: n.start)
+    out = []
+    for i, n in enumerate(line):
+        end = n.end if i + 1 == len(line) else min(n.end, line[i + 1].start)
+        if end > n.start:
+            out.append(replace(n, end=end))
+    return out

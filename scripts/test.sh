@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install everything the test suite needs (jackd2 from apt, a venv with the train+dev extras)
+# and run it. Safe to run again: each step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! command -v jackd >/dev/null 2>&1; then
+    echo "== installing jackd2 (real MIDI ports for the bridge tests)"
+    as_root apt-get update -q
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -q --no-install-recommends jackd2
+fi
+if ! command -v node >/dev/null 2>&1; then
+    echo "== installing node (Max for Live JS and magenta.js parity tests)"
+    as_root apt-get update -q
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -q --no-install-recommends nodejs npm
+fi
+
+PYTHON=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+# torch 2.13.0 (CPU) is pinned in the train extra; onnxruntime comes from the base install.
+.venv/bin/python -m pip install -q -e ".[train,dev]"
+
+echo "== running the tests"
+exec .venv/bin/python -m pytest "$@"

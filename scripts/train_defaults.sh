@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The exact commands that trained and exported the shipped models in runtime/models/<name>/.
+#   scripts/train_defaults.sh                 # all five, two at a time
+#   scripts/train_defaults.sh mel_2bar        # one of: mel_2bar drums_2bar mel_16bar trio_16bar notes_poly
+# Model sizes and schedules are pinned here (--set) so later edits of the config registry do not
+# change what these commands produce. Runs go to runs/<name>/ (checkpoint.pt, metrics.jsonl);
+# rerunning a command continues from its checkpoint. Each run uses one torch thread: the shipped
+# models were trained on a shared 2-core CPU (see the step counts: short, CPU-sized runs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+TRAIN="$PY -m training.train"
+EXPORT="$PY -m training.export"
+
+# -- datasets (python -m training.prepare; docs/data.md), built once -------------------------------
+dataset() {
+  case $1 in
+    mel_2bar)   [ -f data/mel_2bar/manifest.json ]   || $PY -m training.prepare shared:nottingham data/mel_2bar --kind mel --bars 2 ;;
+    drums_2bar) [ -f data/drums_2bar/manifest.json ] || $PY -m training.prepare shared:groove data/drums_2bar --kind drums --bars 2 ;;
+    mel_16bar)  [ -f data/mel_16bar/manifest.json ]  || $PY -m training.prepare shared:nottingham data/mel_16bar --kind mel --bars 16 ;;
+    trio_16bar) [ -f data/trio_16bar/manifest.json ] || $PY -m training.prepare music21:bach music21:haydn music21:mozart music21:beethoven data/trio_16bar --kind trio --bars 16 --trio-voices --trio-without-drums ;;
+    notes_poly) [ -f data/nottingham_notes/manifest.json ] || $PY -m training.prepare shared:nottingham/full data/nottingham_notes --kind notes --notes 100 ;;
+  esac
+}
+
+COMMON="--threads 1 --quiet"
+MEL2="--set model.z_size=64 --set model.enc_rnn_size=[128] --set model.dec_rnn_size=[128] --set model.free_bits=0 --set model.max_beta=0.2 --set model.beta_rate=0.999 --set model.kl_schedule=magenta --set train.batch_size=64 --set train.decay_rate=0.9995"
+DRUMS2="--set model.z_size=64 --set model.enc_rnn_size=[128] --set model.dec_rnn_size=[128] --set model.free_bits=12 --set model.max_beta=0.2 --set train.batch_size=64 --set train.decay_rate=0.9995"
+HIER16="--set model.z_size=128 --set model.enc_rnn_size=[128] --set model.dec_rnn_size=[128] --set model.free_bits=64 --set model.max_beta=0.2 --set train.batch_size=16 --set train.decay_rate=0.998 --set train.checkpoint_every=50 --set train.eval_every=50"
+NOTES="--set model.hidden_size=128 --set model.embed_size=32 --set model.z_size=32 --set model.kl_anneal_steps=1000 --set train.batch_size=32 --set train.checkpoint_every=50 --set train.eval_every=50"
+
+train_one() {
+  dataset "$1"
+  case $1 in
+    mel_2bar)
+      $TRAIN lb-mel_2bar --data data/mel_2bar --out runs/mel_2bar --steps 6000 $COMMON $MEL2
+      $EXPORT runs/mel_2bar/checkpoint.pt runtime/models/mel_2bar --data data/mel_2bar ;;
+    drums_2bar)
+      $TRAIN lb-drums_2bar --data data/drums_2bar --out runs/drums_2bar --steps 2000 $COMMON $DRUMS2
+      $EXPORT runs/drums_2bar/checkpoint.pt runtime/models/drums_2bar --data data/drums_2bar ;;
+    mel_16bar)
+      $TRAIN lb-mel_16bar --data data/mel_16bar --out runs/mel_16bar --steps 2500 $COMMON $HIER16
+      $EXPORT runs/mel_16bar/checkpoint.pt runtime/models/mel_16bar --data data/mel_16bar --eval-windows 64 ;;
+    trio_16bar)
+      $TRAIN lb-trio_16bar --data data/trio_16bar --out runs/trio_16bar --steps 2500 $COMMON $HIER16
+      $EXPORT runs/trio_16bar/checkpoint.pt runtime/models/trio_16bar --data data/trio_16bar --eval-windows 123 ;;
+    notes_poly)
+      $TRAIN lb-notes_modular --data data/nottingham_notes --out runs/notes_poly --steps 1200 $COMMON $NOTES
+      $EXPORT runs/notes_poly/checkpoint.pt runtime/models/notes_poly --data data/nottingham_notes --bars 8 --eval-windows 64 ;;
+    *) echo "unknown model $1 (mel_2bar drums_2bar mel_16bar trio_16bar notes_poly)" >&2; exit 2 ;;
+  esac
+}
+
+if [ $# -gt 0 ]; then
+  for name in "$@"; do train_one "$name"; done
+else
+  # two at a time, as they were trained
+  train_one mel_2bar & train_one drums_2bar & wait
+  train_one mel_16bar & train_one trio_16bar & wait
+  train_one notes_poly
+fi

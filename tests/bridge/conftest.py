@@ -1,0 +1,224 @@
+"""Fixtures of the bridge tests: a real jackd (dummy driver), the real default model, an OSC
+client with its own bound receiving socket, and a bridge running in this process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+import rtmidi
+
+JACK_SERVER = f"latentbridge-test-{os.getpid()}"
+
+
+@pytest.fixture(scope="session")
+def jack():
+    """A private jackd (``-n`` name, dummy driver, 48 kHz, 256 frames) for this test session.
+
+    A private server name keeps the tests away from any jackd a developer already runs;
+    JACK_NO_START_SERVER stops libjack from starting one behind our back."""
+    if shutil.which("jackd") is None:
+        pytest.fail("jackd not found (apt-get install jackd2)")
+    env = {"JACK_NO_AUDIO_RESERVATION": "1", "JACK_NO_START_SERVER": "1",
+           "JACK_DEFAULT_SERVER": JACK_SERVER}
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    log = tempfile.TemporaryFile()        # jackd reports every xrun: a pipe could fill and block it
+    proc = subprocess.Popen(["jackd", "-n", JACK_SERVER, "-d", "dummy", "-r", "48000", "-p", "256"],
+                            stdout=log, stderr=subprocess.STDOUT)
+    import rtmidi
+
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            probe = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="probe")
+            probe.delete()
+            break
+        except rtmidi.SystemError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                log.seek(0)
+                err = log.read().decode(errors="replace")[-500:]
+                pytest.fail(f"jackd did not start: {err}")
+            time.sleep(0.1)
+    yield JACK_SERVER
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    log.close()
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def engine():
+    """The shipped default model (mel_2bar) through the real runtime engine."""
+    from runtime.engine import Engine
+
+    return Engine.load(None, threads=1)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class OscClient:
+    """Sends from a bound socket, so replies to the sender come back here; ``expect`` waits
+    for a given address and returns its arguments (other messages are kept in ``seen``)."""
+
+    def __init__(self, port: int):
+        from pythonosc.udp_client import SimpleUDPClient
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.client = SimpleUDPClient("127.0.0.1", port)
+        self.client._sock = self.sock       # send from the socket we read replies on
+        self.target = ("127.0.0.1", port)
+        self.seen: list[tuple[str, list]] = []
+
+    def send(self, address: str, *args) -> None:
+        self.client.send_message(address, list(args))
+
+    def send_raw(self, data: bytes) -> None:
+        self.sock.sendto(data, self.target)
+
+    def receive(self, timeout: float = 2.0):
+        from pythonosc.osc_message import OscMessage
+
+        self.sock.settimeout(timeout)
+        try:
+            data = self.sock.recv(65536)
+        except socket.timeout:
+            return None
+        message = OscMessage(data)
+        return message.address, list(message.params)
+
+    def expect(self, address: str, timeout: float = 5.0) -> list:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = self.receive(max(0.01, deadline - time.monotonic()))
+            if got is None:
+                break
+            self.seen.append(got)
+            if got[0] == address:
+                return got[1]
+        raise AssertionError(f"no {address} within {timeout} s; got {self.seen[-5:]}")
+
+    def drain(self, seconds: float = 0.1) -> list:
+        out = []
+        while (got := self.receive(seconds)) is not None:
+            out.append(got)
+        return out
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def make_bridge(engine):
+    """Builds bridges on free ports and closes them (and their OSC clients) after the test."""
+    from bridge.app import Bridge
+
+    made = []
+
+    def make(midi: bool = False, **kwargs):
+        if midi:
+            kwargs.setdefault("midi_api", "jack")
+        bridge = Bridge(engine, port=free_port(), midi=midi, **kwargs)
+        bridge.start()
+        client = OscClient(bridge.server.address[1])
+        made.append((bridge, client))
+        return bridge, client
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.0005)      # as the CLI does
+    yield make
+    for bridge, client in made:
+        bridge.close()
+        client.close()
+    sys.setswitchinterval(interval)
+
+
+class Receiver:
+    """A JACK MIDI input connected to the port whose name contains ``port``."""
+
+    def __init__(self, port: str = "latentbridge out"):
+        self.midi = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name="test-receiver")
+        names = self.midi.get_ports()
+        matches = [i for i, name in enumerate(names) if port in name]
+        assert matches, f"no port {port!r} in {names}"
+        self.events: list[tuple[float, list[int]]] = []
+        self.midi.ignore_types(timing=False)
+        self.midi.set_callback(lambda event, _: self.events.append((time.perf_counter(),
+                                                                    event[0])))
+        self.midi.open_port(matches[0])
+        time.sleep(0.1)                   # the connection takes effect at the next cycle
+
+    def notes_on(self):
+        return [(t, m) for t, m in self.events if m[0] & 0xF0 == 0x90 and m[2] > 0]
+
+    def close(self):
+        if self.midi is not None:
+            self.midi.close_port()
+            self.midi.delete()
+            self.midi = None
+
+
+class Sender:
+    """A JACK MIDI output connected to the bridge's input (the DAW's clock and keyboard)."""
+
+    def __init__(self, port: str = "latentbridge in"):
+        self.midi = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="test-daw")
+        names = self.midi.get_ports()
+        self.midi.open_port([i for i, name in enumerate(names) if port in name][0])
+        time.sleep(0.1)
+
+    def send(self, message):
+        self.midi.send_message(message)
+
+    def close(self):
+        if self.midi is not None:
+            self.midi.close_port()
+            self.midi.delete()
+            self.midi = None
+
+
+
+@pytest.fixture
+def midi_receiver(jack):
+    """Factory: a JACK MIDI input listening to a port of the bridge (closed after the test)."""
+    made = []
+
+    def make(port: str = "latentbridge out") -> Receiver:
+        made.append(Receiver(port))
+        return made[-1]
+    yield make
+    for receiver in made:
+        receiver.close()
+
+
+@pytest.fixture
+def midi_sender(jack):
+    """Factory: a JACK MIDI output playing into a port of the bridge (closed after the test)."""
+    made = []
+
+    def make(port: str = "latentbridge in") -> Sender:
+        made.append(Sender(port))
+        return made[-1]
+    yield make
+    for sender in made:
+        sender.close()

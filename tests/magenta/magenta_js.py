@@ -1,0 +1,180 @@
+"""Run the real @magenta/music under node, and write checkpoints in its layout (test helpers).
+
+@magenta/music is installed once with npm into a cache folder (``~/.cache/latentbridge-node``, or
+``$LATENTBRIDGE_NODE_CACHE``) and reused afterwards; ``mvae_harness.js`` next to this file loads a
+checkpoint folder with it and writes what Magenta.js computes as JSON::
+
+    node_modules = ensure_magenta_js()                       # npm install on first use only
+    result = run_magenta_js(node_modules, ckpt_dir, z=z, sequences=[note_sequence(clip)])
+    result["outputs"]   # [B][T][D] one-hot decoder output (argmax decoding), result["mu"] [B][Z]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from runtime.music import Clip
+from training.import_magenta import (DEFAULT_DRUM_PITCH_CLASSES, write_tfjs_checkpoint)
+
+MAGENTA_MUSIC_VERSION = "1.23.1"
+HARNESS = Path(__file__).with_name("mvae_harness.js")
+NODE_CACHE = Path(os.environ.get("LATENTBRIDGE_NODE_CACHE",
+                                 Path.home() / ".cache" / "latentbridge-node"))
+
+
+def ensure_magenta_js(cache: Path = NODE_CACHE) -> Path:
+    """``node_modules`` holding the pinned @magenta/music; npm-installs it on first use.
+
+    The install goes to a fresh folder that is renamed into place when complete, so an
+    interrupted install never looks like a finished one."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node and npm are needed to run @magenta/music (apt install nodejs npm)")
+    installed = cache / "node_modules" / "@magenta" / "music" / "package.json"
+
+    def ready() -> bool:
+        return installed.is_file() and json.loads(installed.read_text()).get(
+            "version") == MAGENTA_MUSIC_VERSION
+
+    if ready():
+        return cache / "node_modules"
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{cache.name}.", dir=cache.parent))
+    (tmp / "package.json").write_text('{"private": true}')
+    proc = subprocess.run(
+        ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error",
+         f"@magenta/music@{MAGENTA_MUSIC_VERSION}"],
+        cwd=tmp, capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        pytest.fail(f"npm install @magenta/music@{MAGENTA_MUSIC_VERSION} failed: "
+                    f"{proc.stderr.strip().splitlines()[-1:]}")
+    if ready():  # a concurrent run finished first: use its install, drop ours
+        shutil.rmtree(tmp, ignore_errors=True)
+        return cache / "node_modules"
+    if cache.exists():  # another version: move it aside, then out of the way
+        old = Path(tempfile.mkdtemp(prefix=f".{cache.name}.old.", dir=cache.parent))
+        os.replace(cache, old / cache.name)
+        shutil.rmtree(old, ignore_errors=True)
+    os.replace(tmp, cache)
+    return cache / "node_modules"
+
+
+def run_magenta_js(node_modules: Path, checkpoint: Path, z=None, sequences=None,
+                   inputs=None) -> dict:
+    """Decode ``z`` (argmax) and encode ``sequences`` (and raw ``inputs``) with Magenta.js'
+    MusicVAE."""
+    with tempfile.TemporaryDirectory() as tmp:
+        request, result = Path(tmp) / "request.json", Path(tmp) / "result.json"
+        request.write_text(json.dumps({
+            "z": [] if z is None else np.asarray(z, dtype=np.float64).tolist(),
+            "sequences": sequences or [],
+            "inputs": [] if inputs is None else np.asarray(inputs, np.float64).tolist()}))
+        env = dict(os.environ, NODE_PATH=str(node_modules))
+        proc = subprocess.run(["node", str(HARNESS), str(checkpoint), str(request), str(result)],
+                              capture_output=True, text=True, timeout=120, env=env)
+        assert proc.returncode == 0, f"magenta.js harness failed: {proc.stderr.strip()[-2000:]}"
+        return json.loads(result.read_text())
+
+
+def note_sequence(clip: Clip, steps_per_quarter: int = 4) -> dict:
+    """A quantized NoteSequence (as JSON) with the notes of a quantized clip."""
+    notes = [{"pitch": n.pitch, "velocity": n.velocity, "program": n.program,
+              "isDrum": n.is_drum, "instrument": 9 if n.is_drum else n.program,
+              "quantizedStartStep": int(round(n.start * steps_per_quarter)),
+              "quantizedEndStep": int(round(n.end * steps_per_quarter))} for n in clip.notes]
+    return {"notes": notes, "quantizationInfo": {"stepsPerQuarter": steps_per_quarter},
+            "tempos": [{"qpm": clip.tempo}],
+            "totalQuantizedSteps": int(round(clip.length * steps_per_quarter))}
+
+
+# -- random checkpoints in Magenta.js' layout --------------------------------------------------
+
+class _Weights(dict):
+    def __init__(self, seed: int):
+        super().__init__()
+        self.rng = np.random.default_rng(seed)
+
+    def lstm(self, prefix: str, inputs: int, units: int) -> None:
+        self[prefix + "kernel"] = self.rng.normal(0, 0.4, (inputs + units, 4 * units))
+        self[prefix + "bias"] = self.rng.normal(0, 0.2, 4 * units)
+
+    def dense(self, prefix: str, inputs: int, outputs: int) -> None:
+        self[prefix + "kernel"] = self.rng.normal(0, 0.4, (inputs, outputs))
+        self[prefix + "bias"] = self.rng.normal(0, 0.2, outputs)
+
+
+def _encoder(w: _Weights, inputs: int, units: int, z: int, segments: int) -> None:
+    if segments:
+        for d in ("fw", "bw"):
+            for level, n_in in enumerate((inputs, 2 * units)):
+                w.lstm(f"encoder/hierarchical_level_{level}/cell_0/bidirectional_rnn/{d}/"
+                       f"multi_rnn_cell/cell_0/lstm_cell/", n_in, units)
+    else:
+        for d in ("fw", "bw"):
+            w.lstm(f"encoder/cell_0/bidirectional_rnn/{d}/multi_rnn_cell/cell_0/lstm_cell/",
+                   inputs, units)
+    w.dense("encoder/mu/", 2 * units, z)
+    w.dense("encoder/sigma/", 2 * units, z)
+
+
+def _decoder(w: _Weights, prefix: str, prev: int, cond: int, units: list[int], out: int) -> None:
+    for layer, n in enumerate(units):
+        w.lstm(f"{prefix}multi_rnn_cell/cell_{layer}/lstm_cell/",
+               prev + cond if layer == 0 else units[layer - 1], n)
+    w.dense(f"{prefix}z_to_initial_state/", cond, 2 * sum(units))
+    w.dense(f"{prefix}output_projection/", units[-1], out)
+
+
+def random_checkpoint(folder: Path, kind: str, seed: int = 0, bars: int = 2, z: int = 8,
+                      enc: int = 32, dec: tuple[int, ...] = (32, 32),
+                      quantize: str | None = None) -> dict:
+    """Write a Magenta.js checkpoint with random weights; returns its config.json.
+
+    ``kind``: ``melody`` / ``drums`` (flat), ``hier_melody`` / ``hier_trio`` (conductor + a
+    2-level hierarchical encoder, one segment per bar, as Magenta.js requires). ``quantize``:
+    ``"uint8"`` / ``"uint16"`` stores the weights like the published ``_q1`` / ``_q2`` ones."""
+    w = _Weights(seed)
+    steps = 16 * bars
+    segments = bars if kind.startswith("hier_") else 0
+    melody_args = {"minPitch": 21, "maxPitch": 108}
+    if kind in ("melody", "hier_melody"):
+        converter = {"type": "MelodyConverter", "args": dict(melody_args)}
+        inputs, outputs = 90, [90]
+    elif kind == "drums":
+        converter = {"type": "DrumsConverter",
+                     "args": {"pitchClasses": DEFAULT_DRUM_PITCH_CLASSES}}
+        inputs, outputs = 10, [512]
+    elif kind == "hier_trio":
+        converter = {"type": "TrioConverter", "args": {
+            "melArgs": dict(melody_args), "bassArgs": dict(melody_args), "drumsArgs": {}}}
+        inputs, outputs = 90 + 90 + 512, [90, 90, 512]
+    else:
+        raise ValueError(kind)
+    converter["args"]["numSteps"] = steps
+    if segments:
+        converter["args"]["numSegments"] = segments
+    _encoder(w, inputs, enc, z, segments)
+    if segments:
+        conductor = dec[0]  # Magenta's conductor has the decoder's layer sizes
+        for layer in range(len(dec)):
+            w.lstm(f"decoder/hierarchical_level_0/cell_{layer}/lstm_cell/",
+                   1 if layer == 0 else conductor, conductor)
+        w.dense("decoder/hierarchical_level_0/initial_state/", z, 2 * len(dec) * conductor)
+        prefixes = (["core_decoder/decoder/"] if len(outputs) == 1 else
+                    [f"core_decoder/core_decoder_{i}/decoder/" for i in range(len(outputs))])
+        for prefix, out in zip(prefixes, outputs):
+            _decoder(w, prefix, out, conductor, list(dec), out)
+    else:
+        _decoder(w, "decoder/", outputs[0], z, list(dec), outputs[0])
+    config = {"type": "MusicVAE", "dataConverter": converter}
+    write_tfjs_checkpoint(folder, config, {k: v.astype(np.float32) for k, v in w.items()},
+                          quantize=quantize)
+    return config

@@ -1,0 +1,197 @@
+// A simulated Live for running max_for_live/latentbridge.js under node.
+//
+// It imitates the parts of Max's LiveAPI the device uses: path resolution (aliases such as
+// "live_set view detail_clip", "this_device", "... canonical_parent"), get/set/call/getcount,
+// `id`, `type`, `unquotedpath`, and property observers. Clips hold notes in the dictionary
+// format of Live 11's get_notes_extended / add_new_notes. A virtual clock drives Task.
+//
+//   const {FakeLive} = require("./fake_live.js");
+//   const live = new FakeLive({tracks: [{clips: {0: {length: 8, notes: [...]}}}]});
+//   const device = createDevice({LiveAPI: live.LiveAPI, Task: live.Task, now: () => live.time, ...});
+//   live.setSong("is_playing", 1);   // fires the observers
+//   live.advance(100);               // runs due Tasks
+
+"use strict";
+
+class FakeLive {
+  constructor(spec) {
+    this.time = 0;
+    this.calls = [];       // every call() and set(): {path, fn, args}
+    this.tasks = [];
+    this.observers = [];
+    this.nextId = 1;
+    this.objects = new Map();   // canonical path -> {id, type, props, children}
+    this.aliases = {};
+    this.song = Object.assign({is_playing: 0, current_song_time: 0, tempo: 120,
+                               signature_numerator: 4, signature_denominator: 4},
+                              spec.song || {});
+    this._add("live_set", "Song", this.song);
+    (spec.tracks || []).forEach((t, ti) => {
+      const path = `live_set tracks ${ti}`;
+      const slots = t.slots || 8;
+      this._add(path, "Track", {name: t.name || `${ti + 1}-MIDI`, has_midi_input: t.midi === false ? 0 : 1,
+                                playing_slot_index: t.playing === undefined ? -1 : t.playing},
+                {clip_slots: slots, arrangement_clips: (t.arrangement || []).length});
+      for (let s = 0; s < slots; s++) {
+        this._add(`${path} clip_slots ${s}`, "ClipSlot", {has_clip: 0});
+      }
+      Object.entries(t.clips || {}).forEach(([s, clip]) => this._addClip(`${path} clip_slots ${s}`, clip));
+      (t.arrangement || []).forEach((clip, ci) => {
+        this._add(`${path} arrangement_clips ${ci}`, "Clip", this._clipProps(clip, 1), {}, clip.notes);
+      });
+      if (t.device) this.aliases["this_device"] = `${path} devices 0`;
+      this._add(`${path} devices 0`, "Device", {name: "latentbridge"});
+    });
+    if (spec.chain) {
+      // The device inside a rack: track -> devices 0 (rack) -> chains 0 -> devices 0 (us).
+      const rack = `live_set tracks ${spec.chain} devices 0`;
+      this._add(`${rack} chains 0`, "Chain", {name: "chain"});
+      this._add(`${rack} chains 0 devices 0`, "Device", {name: "latentbridge"});
+      this.aliases["this_device"] = `${rack} chains 0 devices 0`;
+    }
+    if (spec.detail_clip) this.aliases["live_set view detail_clip"] = spec.detail_clip;
+    if (spec.highlighted_clip_slot) this.aliases["live_set view highlighted_clip_slot"] = spec.highlighted_clip_slot;
+    const live = this;
+    // LiveAPI(callback, path): a constructor the device calls with `new`.
+    this.LiveAPI = function (callback, path) { return new FakeLiveAPI(live, callback, path); };
+    this.Task = function (fn) { return new FakeTask(live, fn); };
+  }
+
+  _add(path, type, props, counts, notes) {
+    const obj = {id: this.nextId++, type, props, counts: counts || {}, notes: notes || null};
+    this.objects.set(path, obj);
+    return obj;
+  }
+
+  _clipProps(clip, arrangement) {
+    return {name: clip.name || "", length: clip.length, is_midi_clip: clip.audio ? 0 : 1,
+            looping: clip.loop_start === undefined ? 0 : 1, loop_start: clip.loop_start || 0,
+            start_marker: clip.start_marker || 0,
+            is_arrangement_clip: arrangement};
+  }
+
+  _addClip(slotPath, clip) {
+    this.objects.get(slotPath).props.has_clip = 1;
+    return this._add(`${slotPath} clip`, "Clip", this._clipProps(clip, 0), {},
+                     (clip.notes || []).map((n, i) => Object.assign({note_id: i + 1}, n)));
+  }
+
+  resolve(path) {
+    path = String(path).replace(/"/g, "").trim().replace(/\s+/g, " ");
+    for (const alias of Object.keys(this.aliases).sort((a, b) => b.length - a.length)) {
+      if (path === alias || path.startsWith(alias + " ")) {
+        path = this.aliases[alias] + path.slice(alias.length);
+      }
+    }
+    while (path.endsWith(" canonical_parent")) {
+      const tokens = path.slice(0, -" canonical_parent".length).split(" ");
+      path = tokens.slice(0, tokens.length - 2).join(" ");
+    }
+    return path;
+  }
+
+  setSong(prop, value) {
+    this.song[prop] = value;
+    for (const o of this.observers) {
+      if (o.property === prop) o.callback([prop, value]);
+    }
+  }
+
+  advance(ms) {
+    const end = this.time + ms;
+    for (;;) {
+      const due = this.tasks.filter(t => t.dueAt !== null && t.dueAt <= end)
+                            .sort((a, b) => a.dueAt - b.dueAt)[0];
+      if (!due) break;
+      this.time = due.dueAt;
+      due.dueAt = due.repeating ? due.dueAt + due.interval : null;
+      due.fn();
+    }
+    this.time = end;
+  }
+
+  clipAt(path) {
+    const obj = this.objects.get(this.resolve(path));
+    return obj && obj.type === "Clip" ? obj : null;
+  }
+}
+
+class FakeLiveAPI {
+  constructor(live, callback, path) {
+    this.live = live;
+    this.callback = callback;
+    this.unquotedpath = live.resolve(path);
+    this.path = `"${this.unquotedpath}"`;
+    const obj = live.objects.get(this.unquotedpath);
+    this.obj = obj || null;
+    this.id = obj ? obj.id : 0;
+    this.type = obj ? obj.type : undefined;
+    this._property = "";
+  }
+
+  get property() { return this._property; }
+
+  set property(name) {
+    this._property = name;
+    this.live.observers.push(this);
+    if (this.callback && this.obj) this.callback([name, this.obj.props[name]]);
+  }
+
+  get(prop) {
+    if (!this.obj) return [];
+    return [this.obj.props[prop]];
+  }
+
+  set(prop, value) {
+    this.live.calls.push({path: this.unquotedpath, fn: "set", args: [prop, value]});
+    if (this.obj) this.obj.props[prop] = value;
+  }
+
+  getcount(child) {
+    return this.obj ? this.obj.counts[child] || 0 : 0;
+  }
+
+  call(fn, ...args) {
+    this.live.calls.push({path: this.unquotedpath, fn, args: JSON.parse(JSON.stringify(args))});
+    if (!this.obj) throw new Error(`no object at ${this.unquotedpath}`);
+    if (fn === "get_notes_extended") {
+      const [fromPitch, pitchSpan, fromTime, timeSpan] = args;
+      const notes = this.obj.notes.filter(n => n.pitch >= fromPitch && n.pitch < fromPitch + pitchSpan &&
+                                               n.start_time >= fromTime && n.start_time < fromTime + timeSpan);
+      return JSON.stringify({notes});   // Live hands JS the dictionary as a JSON string
+    }
+    if (fn === "create_clip") {
+      if (this.obj.type !== "ClipSlot" || this.obj.props.has_clip) throw new Error("slot is not empty");
+      this.live._addClip(this.unquotedpath, {length: args[0], notes: []});
+      return undefined;
+    }
+    if (fn === "add_new_notes") {
+      const spec = args[0];
+      if (!spec || !Array.isArray(spec.notes)) throw new Error("add_new_notes needs {notes: [...]}");
+      for (const n of spec.notes) {
+        for (const key of ["pitch", "start_time", "duration"]) {
+          if (typeof n[key] !== "number") throw new Error(`note without ${key}`);
+        }
+        this.obj.notes.push(Object.assign({note_id: this.obj.notes.length + 1}, n));
+      }
+      return undefined;
+    }
+    throw new Error(`FakeLiveAPI: unknown function ${fn}`);
+  }
+}
+
+class FakeTask {
+  constructor(live, fn) {
+    this.live = live;
+    this.fn = fn;
+    this.interval = 0;
+    this.dueAt = null;
+    this.repeating = false;
+    live.tasks.push(this);
+  }
+  schedule(ms) { this.repeating = false; this.dueAt = this.live.time + (ms || 0); }
+  repeat() { this.repeating = true; this.dueAt = this.live.time + this.interval; }
+  cancel() { this.dueAt = null; }
+}
+
+module.exports = {FakeLive};

@@ -1,0 +1,41 @@
+// Runs max_for_live/latentbridge.js against FakeLive through a scenario, for the pytest tests.
+//
+//   node harness.js scenario.json   -> prints {"outlets": [...], "calls": [...], "clips": {...}}
+//
+// scenario.json: {"live": <FakeLive spec>, "config": {...}, "clips_out": [paths to dump],
+//                 "steps": [{"init": true} | {"handle": name, "args": [...]} |
+//                           {"advance": ms} | {"song": prop, "value": v}]}
+"use strict";
+
+const fs = require("fs");
+const path = require("path");
+const {FakeLive} = require("./fake_live.js");
+const {createDevice} = require(path.join(__dirname, "..", "..", "max_for_live", "latentbridge.js"));
+
+const scenario = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
+const live = new FakeLive(scenario.live || {});
+const outlets = [];
+const posts = [];
+const device = createDevice({
+  outlet: (index, message) => outlets.push({t: live.time, outlet: index, message: message.slice()}),
+  post: (text) => posts.push(text),
+  LiveAPI: live.LiveAPI,
+  Task: live.Task,
+  now: () => live.time,
+  config: scenario.config || {},
+});
+
+for (const step of scenario.steps || []) {
+  if (step.init) device.init();
+  else if (step.handle !== undefined) device.handle(step.handle, step.args || []);
+  else if (step.advance !== undefined) live.advance(step.advance);
+  else if (step.song !== undefined) live.setSong(step.song, step.value);
+  else throw new Error(`unknown step ${JSON.stringify(step)}`);
+}
+
+const clips = {};
+for (const p of scenario.clips_out || []) {
+  const clip = live.clipAt(p);
+  clips[p] = clip ? {props: clip.props, notes: clip.notes} : null;
+}
+process.stdout.write(JSON.stringify({outlets, calls: live.calls, clips, posts}));

@@ -1,0 +1,304 @@
+"""max_for_live/latentbridge.js under node, against a simulated LiveAPI holding real clips.
+
+Every OSC message the device sends is checked against docs/osc.md and encoded with python-osc
+into the real datagram, which must stay under 8 KB.
+"""
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+DEVICE_JS = Path(__file__).resolve().parents[2] / "max_for_live" / "latentbridge.js"
+TRACK = "live_set tracks 0"
+HINT = "bridge not running: start `python -m bridge`"
+
+
+def track(clips=None, **extra):
+    return dict({"device": True, "slots": 4, "clips": clips or {}}, **extra)
+
+
+def datagrams(out, osc_contract, helpers):
+    """Every OSC message of a run as (address, decoded args, datagram size)."""
+    result = []
+    for message in out["osc"]:
+        dgram = osc_contract.encode(message[0], message[1:])
+        assert len(dgram) < helpers["max_datagram"], f"{message[0]}: {len(dgram)} bytes"
+        address, args = helpers["decode"](dgram)
+        result.append((address, args, len(dgram)))
+    return result
+
+
+def uploaded_notes(sent, slot):
+    """The notes of one begin/notes/end transfer, as (pitch, start, duration, velocity)."""
+    addresses = [a for a, _, _ in sent if a.startswith("/lb/clip/")]
+    assert addresses[0] == "/lb/clip/begin" and addresses[-1] == "/lb/clip/end"
+    begin = next(args for a, args, _ in sent if a == "/lb/clip/begin")
+    notes = []
+    for address, args, _ in sent:
+        if address == "/lb/clip/notes":
+            assert args[0] == slot
+            notes += [tuple(args[i:i + 4]) for i in range(1, len(args), 4)]
+    assert next(args for a, args, _ in sent if a == "/lb/clip/end") == [slot]
+    assert begin[0] == slot and begin[2] == len(notes)
+    return begin, notes
+
+
+def same_notes(got, expected, tol=1e-4):
+    got = sorted(got, key=lambda n: (round(n[1], 3), n[0], n[2]))
+    expected = sorted(expected, key=lambda n: (round(n[1], 3), n[0], n[2]))
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        assert g[0] == e[0] and g[3] == e[3], (g, e)
+        assert abs(g[1] - e[1]) < tol and abs(g[2] - e[2]) < tol, (g, e)
+
+
+def test_device_is_plain_es5_for_max():
+    """Max's [js] engine is ES5: no arrows, let/const, classes or template strings."""
+    code = re.sub(r'"(?:[^"\\\n]|\\.)*"', '""', DEVICE_JS.read_text())     # string literals
+    code = re.sub(r"//[^\n]*", "", code)
+    for pattern in (r"=>", r"\blet\s", r"\bconst\s", r"`", r"\bclass\s"):
+        assert not re.search(pattern, code), f"ES6 syntax {pattern!r} in latentbridge.js"
+
+
+def test_capture_session_clip_sends_the_files_notes_in_chunks(run_device, drums, osc_contract, helpers):
+    notes = helpers["live_notes"](drums)
+    out = run_device({
+        "live": {"tracks": [track({"0": {"length": drums.length, "notes": notes, "name": "groove"}})],
+                 "detail_clip": f"{TRACK} clip_slots 0 clip"},
+        "steps": [{"init": True}, {"handle": "capture_a", "args": [1]}]})
+    sent = datagrams(out, osc_contract, helpers)
+    begin, got = uploaded_notes(sent, "A")
+    assert abs(begin[1] - drums.length) < 1e-3
+    same_notes(got, [(n.pitch, n.start, n.duration, n.velocity) for n in drums.notes])
+    chunks = [size for a, _, size in sent if a == "/lb/clip/notes"]
+    assert len(chunks) == -(-len(drums.notes) // 100)     # 100 notes a chunk, as docs/osc.md advises
+    assert max(chunks) < helpers["max_datagram"]
+    assert any("sent 1397 notes to slot A (groove)" in s for s in out["status"])
+
+
+def test_capture_arrangement_clip_from_its_loop_start(run_device, melody, osc_contract, helpers):
+    """A looped Arrangement clip is read from loop_start for `length` beats, shifted to 0."""
+    notes = helpers["live_notes"](melody)
+    out = run_device({
+        "live": {"tracks": [dict(track(), arrangement=[{"length": 24.0, "loop_start": 6.0, "notes": notes}])],
+                 "detail_clip": f"{TRACK} arrangement_clips 0"},
+        "steps": [{"init": True}, {"handle": "capture", "args": ["B"]}]})
+    begin, got = uploaded_notes(datagrams(out, osc_contract, helpers), "B")
+    assert begin[1] == 24.0
+    expected = [(n.pitch, n.start - 6.0, n.duration, n.velocity) for n in melody.notes if 6.0 <= n.start < 30.0]
+    assert expected
+    same_notes(got, expected)
+    call = next(c for c in out["calls"] if c["fn"] == "get_notes_extended")
+    assert call["path"] == f"{TRACK} arrangement_clips 0" and call["args"] == [0, 128, 6.0, 24.0]
+
+
+def test_capture_unlooped_clip_from_its_start_marker(run_device, melody, osc_contract, helpers):
+    notes = helpers["live_notes"](melody)
+    out = run_device({
+        "live": {"tracks": [track({"1": {"length": 9.0, "start_marker": 3.0, "notes": notes}})],
+                 "detail_clip": f"{TRACK} clip_slots 1 clip"},
+        "steps": [{"handle": "capture_a", "args": [1]}]})
+    begin, got = uploaded_notes(datagrams(out, osc_contract, helpers), "A")
+    assert begin[1] == 9.0
+    same_notes(got, [(n.pitch, n.start - 3.0, n.duration, n.velocity) for n in melody.notes if 3.0 <= n.start < 12.0])
+
+
+@pytest.mark.parametrize("where", ["highlighted", "playing"])
+def test_capture_falls_back_to_highlighted_then_playing_clip(where, run_device, melody, osc_contract, helpers):
+    notes = helpers["live_notes"](melody)
+    live = {"tracks": [track({"2": {"length": melody.length, "notes": notes}},
+                             playing=2 if where == "playing" else -1)]}
+    if where == "highlighted":
+        live["highlighted_clip_slot"] = f"{TRACK} clip_slots 2"
+    out = run_device({"live": live, "steps": [{"init": True}, {"handle": "capture_a", "args": [1]}]})
+    _, got = uploaded_notes(datagrams(out, osc_contract, helpers), "A")
+    same_notes(got, [(n.pitch, n.start, n.duration, n.velocity) for n in melody.notes])
+
+
+def test_capture_without_a_midi_clip_says_so_and_sends_nothing(run_device, melody, helpers):
+    out = run_device({"live": {"tracks": [track({"1": {"length": 4, "audio": True}})],
+                               "highlighted_clip_slot": f"{TRACK} clip_slots 1"},
+                      "steps": [{"handle": "capture_a", "args": [1]},
+                                {"handle": "capture_b", "args": [1]},
+                                {"handle": "capture_a", "args": [0]}]})
+    assert out["osc"] == []
+    assert out["status"] == ["capture A: the selected clip is an audio clip",
+                             "capture B: the selected clip is an audio clip"]
+    out = run_device({"live": {"tracks": [track()]}, "steps": [{"handle": "capture_a", "args": [1]}]})
+    assert out["osc"] == [] and out["status"] == ["capture A: select a MIDI clip first"]
+
+
+def result_messages(clip, result_id=7):
+    notes = [(n.pitch, n.start, n.duration, n.velocity) for n in clip.notes]
+    steps = [{"handle": "/lb/result/begin", "args": [result_id, clip.length, len(notes)]}]
+    for i in range(0, len(notes), 100):
+        steps.append({"handle": "/lb/result/notes",
+                      "args": [result_id] + [v for n in notes[i:i + 100] for v in n]})
+    steps.append({"handle": "/lb/result/end", "args": [result_id]})
+    return notes, steps
+
+
+def test_write_clip_creates_a_clip_in_the_first_empty_slot(run_device, melody, osc_contract, helpers):
+    two_bars = melody.slice(0.0, 6.0)                       # 3/4: the first two bars
+    notes, replies = result_messages(two_bars)
+    occupied = {"0": {"length": 4, "notes": []}, "1": {"length": 4, "notes": []}}
+    out = run_device({"live": {"tracks": [track(occupied)]},
+                      "clips_out": [f"{TRACK} clip_slots 2 clip"],
+                      "steps": [{"handle": "write", "args": [1]}] + replies})
+    assert [a for a, _, _ in datagrams(out, osc_contract, helpers)] == ["/lb/generate"]
+    calls = [c for c in out["calls"] if c["fn"] in ("create_clip", "add_new_notes")]
+    assert calls[0] == {"path": f"{TRACK} clip_slots 2", "fn": "create_clip", "args": [6.0]}
+    assert calls[1]["path"] == f"{TRACK} clip_slots 2 clip"
+    written = calls[1]["args"][0]["notes"]
+    assert set(written[0]) == {"pitch", "start_time", "duration", "velocity", "mute"}
+    same_notes([(n["pitch"], n["start_time"], n["duration"], n["velocity"]) for n in written], notes)
+    clip = out["clips"][f"{TRACK} clip_slots 2 clip"]
+    assert clip["props"]["name"] == "latentbridge 7" and len(clip["notes"]) == len(notes)
+
+
+def test_write_clip_from_inside_a_rack_and_when_the_track_is_full(run_device, melody):
+    notes, replies = result_messages(melody.slice(0.0, 6.0), result_id=1)
+    out = run_device({"live": {"tracks": [track()], "chain": 0},
+                      "steps": [{"handle": "write", "args": [1]}] + replies})
+    assert [c["path"] for c in out["calls"] if c["fn"] == "create_clip"] == [f"{TRACK} clip_slots 0"]
+    full = {str(i): {"length": 4, "notes": []} for i in range(4)}
+    out = run_device({"live": {"tracks": [track(full)]},
+                      "steps": [{"handle": "write", "args": [1]}] + replies})
+    assert not [c for c in out["calls"] if c["fn"] == "create_clip"]
+    assert out["status"][-1] == "write: no empty clip slot on this track (add a scene)"
+
+
+def test_a_result_with_lost_chunks_is_not_written(run_device, melody):
+    notes, replies = result_messages(melody, result_id=3)     # 68 notes in one chunk
+    replies[0]["args"][2] = len(notes) + 100                   # a chunk that never came
+    out = run_device({"live": {"tracks": [track()]},
+                      "steps": [{"handle": "write", "args": [1]}] + replies})
+    assert not [c for c in out["calls"] if c["fn"] == "create_clip"]
+    assert out["status"][-1] == f"result 3: got {len(notes)} of {len(notes) + 100} notes (lost datagrams?)"
+
+
+def test_no_pong_within_a_second_means_bridge_not_running(run_device, bridge_ports, osc_contract, helpers):
+    out = run_device({"live": {"tracks": [track()]},
+                      "steps": [{"init": True}, {"handle": "temperature", "args": [0.8]},
+                                {"advance": 990}]})
+    sent = [a for a, _, _ in datagrams(out, osc_contract, helpers)]
+    assert sent[:5] == ["/lb/transport", "/lb/hello", "/lb/ping", "/lb/models", "/lb/status"]
+    assert out["osc"][1] == ["/lb/hello", bridge_ports[2]]     # replies come to udpreceive's port
+    assert HINT not in out["status"]
+    late = run_device({"live": {"tracks": [track()]},
+                       "steps": [{"init": True}, {"handle": "temperature", "args": [0.8]},
+                                 {"advance": 1000}, {"handle": "/lb/pong"}]})
+    assert [o["t"] for o in late["outlets"] if o["message"] == ["status", HINT]] == [1000]
+    assert ["connected", 0] in late["ui"] and late["ui"][-1][0] in ("connected", "status")
+    # When the bridge shows up, the device tells it the settings made meanwhile.
+    assert late["osc"][-1] == ["/lb/temperature", 0.8]
+    assert ["connected", 1] in late["ui"]
+
+
+def test_bridge_that_stops_answering_is_reported(run_device):
+    out = run_device({"live": {"tracks": [track()]},
+                      "steps": [{"init": True}, {"handle": "/lb/hello", "args": ["0.1.0", "mel_2bar"]},
+                                {"advance": 3000}, {"advance": 1000}]})
+    assert out["status"][:2] == ["connected to the bridge", "bridge 0.1.0, model mel_2bar"]
+    assert out["status"][-1] == HINT and out["ui"][-2:] == [["connected", 0], ["status", HINT]]
+
+
+def test_every_control_of_the_patch_reaches_the_bridge(run_device, osc_contract, helpers):
+    steps = [{"handle": "/lb/models", "args": ["cat-mel_2bar_small", "cat-drums_2bar_small"]},
+             {"handle": "model", "args": [1]}, {"handle": "mode", "args": [2]},
+             {"handle": "mode", "args": ["interpolate"]}, {"handle": "position", "args": [0.25]},
+             {"handle": "temperature", "args": [0.5]}, {"handle": "amount", "args": [0.3]},
+             {"handle": "bars", "args": [2.0]}, {"handle": "seed", "args": [42]},
+             {"handle": "stream", "args": [1]}, {"handle": "generate", "args": [1]},
+             {"handle": "stream", "args": [0]}, {"handle": "connect", "args": [1]}]
+    out = run_device({"live": {"tracks": [track()]}, "steps": steps})
+    sent = [(a, args) for a, args, _ in datagrams(out, osc_contract, helpers)]
+    assert sent[:10] == [("/lb/model", ["cat-drums_2bar_small"]), ("/lb/mode", ["vary"]),
+                         ("/lb/mode", ["interpolate"]), ("/lb/position", [0.25]),
+                         ("/lb/temperature", [0.5]), ("/lb/amount", [pytest.approx(0.3)]),
+                         ("/lb/bars", [2]), ("/lb/seed", [42]), ("/lb/stream", [1]), ("/lb/generate", [])]
+    assert sent[10] == ("/lb/stream", [0])
+    assert ["models", "cat-mel_2bar_small", "cat-drums_2bar_small"] in out["ui"]
+    assert not [s for s in out["status"] if s.startswith("unknown")]
+
+
+def test_transport_is_reported_while_playing_and_at_once_on_changes(run_device, osc_contract, helpers):
+    out = run_device({"live": {"tracks": [track()], "song": {"tempo": 96.0}},
+                      "steps": [{"init": True}, {"advance": 200}, {"song": "is_playing", "value": 1},
+                                {"advance": 1000}, {"song": "tempo", "value": 140.0},
+                                {"song": "signature_numerator", "value": 3},
+                                {"song": "current_song_time", "value": 32.0},
+                                {"song": "is_playing", "value": 0}]})
+    datagrams(out, osc_contract, helpers)
+    transport = [(o["t"], o["message"][1:]) for o in out["outlets"]
+                 if o["outlet"] == 0 and o["message"][0] == "/lb/transport"]
+    assert transport[0] == (0, [0, 0, 96, 4, 4])
+    playing = [m for t, m in transport if 200 <= t <= 1200 and m[0] == 1]
+    assert len(playing) >= 4                                   # docs/osc.md: >= 4 a second
+    for t, m in transport:
+        if m[0] == 1 and m[2] == 96:                           # the beat follows the clock
+            assert m[1] == pytest.approx((t - 200) / 60000 * 96, abs=1e-3)
+    assert transport[-4:][0][1][2] == 140 and transport[-3][1][3] == 3
+    assert transport[-2][1][:2] == [1, 32.0] and transport[-1][1][0] == 0
+    assert out["play"][-1]["message"] == ["clear"]
+
+
+def test_streamed_bars_play_on_time(run_device, melody):
+    """Bars of a real melody, streamed as /lb/bar, come out at their beat (as delay in ms)."""
+    bars = [melody.slice(b * 3.0, (b + 1) * 3.0) for b in range(4)]     # 3/4
+    steps = [{"init": True}, {"song": "tempo", "value": 100.0}]
+    for index, bar in enumerate(bars):
+        args = [index, index * 3.0] + [v for n in bar.notes for v in (n.pitch, n.start, n.duration, n.velocity)]
+        steps += [{"handle": "/lb/bar", "args": args}, {"handle": "/lb/bar/end", "args": [index, len(bar.notes)]}]
+    # Bar 1 is replaced by a later /lb/bar (a parameter change): the new notes play instead.
+    steps += [{"handle": "/lb/bar", "args": [1, 3.0, 40, 0.0, 3.0, 77]}, {"handle": "/lb/bar/end", "args": [1, 1]},
+              {"song": "is_playing", "value": 1}, {"advance": 8000}]
+    out = run_device({"live": {"tracks": [track()]}, "steps": steps})
+    ms_per_beat = 60000 / 100.0
+    played = [(o["t"] + o["message"][4], o["message"][1:4]) for o in out["play"] if o["message"][0] == "note"]
+    expected = [(round((b * 3.0 + n.start) * ms_per_beat), [n.pitch, n.velocity, round(n.duration * ms_per_beat)])
+                for b, bar in enumerate(bars) if b != 1 for n in bar.notes]
+    expected += [(round(3.0 * ms_per_beat), [40, 77, round(3.0 * ms_per_beat)])]
+    assert len(played) == len(expected)
+    for (t, note), (t_expected, note_expected) in zip(sorted(played), sorted(expected)):
+        assert note == note_expected and abs(t - t_expected) <= 1
+    assert all(o["message"][4] <= 60 for o in out["play"] if o["message"][0] == "note")   # lookahead
+
+
+MAX_GLUE = r"""
+// Load latentbridge.js the way Max does: plain global code, Max's globals, no `module`.
+const vm = require("vm"), fs = require("fs");
+const {FakeLive} = require(process.argv[2]);
+const live = new FakeLive({tracks: [{device: true, slots: 2}]});
+const log = [];
+const max = {
+  outlet: (i, m) => log.push([i].concat(m)), post: () => {}, LiveAPI: live.LiveAPI, Task: live.Task,
+  arrayfromargs: (args) => Array.prototype.slice.call(args), messagename: "",
+};
+vm.createContext(max);
+vm.runInContext(fs.readFileSync(process.argv[1], "utf8"), max);
+const declared = [max.inlets, max.outlets, max.autowatch];
+max.bang();                                              // [live.thisdevice] -> init
+max.messagename = "/lb/pong"; max.anything();
+max.messagename = "temperature"; max.anything(0.75);
+live.advance(1000);
+max.notifydeleted();
+process.stdout.write(JSON.stringify({declared, log}));
+"""
+
+
+def test_max_glue_runs_as_global_code_with_max_globals(node):
+    """In Max there is no `module`: the file declares 1 inlet, 3 outlets and routes messages."""
+    here = Path(__file__).resolve().parent
+    proc = subprocess.run([node, "-e", MAX_GLUE, str(DEVICE_JS), str(here / "fake_live.js")],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["declared"] == [1, 3, 1]
+    log = out["log"]
+    assert [0, "/lb/hello", 9001] in log and [2, "connected", 1] in log
+    assert log[-1] == [0, "/lb/temperature", 0.75]
+    assert [2, "status", HINT] not in log                  # the pong arrived in time

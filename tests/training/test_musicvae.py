@@ -1,0 +1,246 @@
+"""MusicVAE: Magenta's math, the step functions against parallel decoding, data and schedules."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from training import schedules
+from training.configs import get_config
+from training.data import WindowDataset, transpose_tokens
+from training.models import build_model
+from training.models.base import free_bits_kl, gaussian_kl
+from training.prepare import prepare
+
+torch.set_num_threads(1)
+
+# (config, input_depth, output_depths) at tiny sizes
+TINY = {
+    "flat-mel": ("cat-mel_2bar_small", 90, [90]),
+    "flat-drums": ("cat-drums_2bar_small", 10, [512]),
+    "hier-mel": ("hierdec-mel_16bar", 90, [90]),
+    "hier-trio": ("hierdec-trio_16bar", 190, [90, 90, 512]),
+    "hier-enc-trio": ("hier-trio_16bar", 190, [90, 90, 512]),
+}
+
+
+def tiny_model(key, seed=0, **fields):
+    name, input_depth, output_depths = TINY[key]
+    cfg = get_config(name).model
+    cfg.input_depth, cfg.output_depths = input_depth, output_depths
+    cfg.enc_rnn_size = [12] * len(cfg.enc_rnn_size)
+    cfg.dec_rnn_size = [10] * len(cfg.dec_rnn_size)
+    cfg.z_size = 6
+    if cfg.level_lengths:
+        cfg.level_lengths, cfg.max_seq_len = [3, 4], 12
+    if cfg.enc_level_lengths:
+        cfg.enc_level_lengths, cfg.enc_rnn_size = [3, 4], [12, 8]
+    for k, v in fields.items():
+        setattr(cfg, k, v)
+    torch.manual_seed(seed)
+    model = build_model(cfg)
+    with torch.no_grad():  # Magenta's tiny-stddev init makes every z alike; spread it for the test
+        for name_, p in model.named_parameters():
+            if "initial_state" in name_ or name_.startswith(("mu.", "sigma.")):
+                p.normal_(0, 0.5)
+    return model.eval()
+
+
+def decode_step_by_step(model, z, prev):
+    """Reference loop over the export contract: conductor_init/step, decoder_init/step only."""
+    logits, segment = [], model.segment_length
+    for t in range(prev.shape[1]):
+        if t % segment == 0:
+            if model.hierarchical:
+                if t == 0:
+                    conductor = model.conductor_init(z)
+                cond, conductor = model.conductor_step(conductor)
+            else:
+                cond = z
+            state = model.decoder_init(cond)
+        out, state = model.decoder_step(prev[:, t], cond, state)
+        logits.append(out)
+    return torch.stack(logits, 1)
+
+
+def random_tokens(model, batch, steps, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.stack([torch.randint(0, d, (batch, steps), generator=g)
+                        for d in model.part_depths], -1)
+
+
+@pytest.fixture(scope="module")
+def mel_2bar(shared_data, tmp_path_factory):
+    files = sorted((shared_data / "nottingham" / "full").glob("*.mid"))[:12]
+    out = tmp_path_factory.mktemp("mvae") / "mel_2bar"
+    prepare([str(f) for f in files], out, kind="mel", bars=2, valid=0.2, test=0.0, progress=False)
+    return out
+
+
+def test_initial_state_is_tanh_dense_split_c_then_h_per_layer():
+    """Magenta's initial_cell_state_from_embedding order: (c0, h0, c1, h1) from one Dense."""
+    model = tiny_model("flat-mel")
+    layer = model.decoders[0].initial_state
+    hidden = model.config.dec_rnn_size[0]
+    with torch.no_grad():
+        layer.weight.zero_()
+        layer.bias.copy_(torch.linspace(-2, 2, layer.bias.numel()))
+    h, c = model.decoder_init(torch.zeros(1, model.config.z_size))
+    expected = torch.tanh(layer.bias).view(2, 2, hidden)   # [layer, (c, h), hidden]
+    assert torch.equal(c[:, 0], expected[:, 0])
+    assert torch.equal(h[:, 0], expected[:, 1])
+
+
+def test_hierarchical_encoder_reads_bars_then_the_bar_sequence():
+    """Magenta's HierarchicalLstmEncoder, with the parameter names training.import_magenta fills."""
+    model = tiny_model("hier-enc-trio")
+    names = {n for n, _ in model.named_parameters()}
+    assert {"encoder.levels.0.fw.0.weight_ih_l0", "encoder.levels.1.bw.0.bias_hh_l0",
+            "decoders.2.output_projection.weight", "conductor.weight_hh_l1"} <= names
+    tokens = random_tokens(model, 2, 12)
+    x = torch.cat([F.one_hot(tokens[..., 0], 90), F.one_hot(tokens[..., 1], 90),
+                   torch.rand(2, 12, 10)], -1).float()
+    lengths = torch.tensor([12, 12])
+    enc = model.encoder
+    bars = torch.stack([enc.levels[0](x[:, 4 * i:4 * i + 4], torch.tensor([4, 4]))[0]
+                        for i in range(3)], 1)
+    final = enc.levels[1](bars, torch.tensor([3, 3]))[0]
+    mu, sigma = model.encode(x, lengths)
+    torch.testing.assert_close(mu, model.mu(final))
+    assert model.encode_steps(x, lengths).shape == (2, 3, 16)
+
+
+def test_encoder_ignores_steps_past_each_length():
+    model = tiny_model("flat-mel")
+    tokens = random_tokens(model, 3, 32)[..., 0]
+    x = F.one_hot(tokens, 90).float()
+    lengths = torch.tensor([32, 20, 7])
+    mu, sigma = model.encode(x, lengths)
+    for i, n in enumerate(lengths.tolist()):
+        mu_i, sigma_i = model.encode(x[i:i + 1, :n], torch.tensor([n]))
+        torch.testing.assert_close(mu[i:i + 1], mu_i, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(sigma[i:i + 1], sigma_i, rtol=1e-5, atol=1e-6)
+    garbage = x.clone()
+    garbage[1, 20:] = 1.0
+    torch.testing.assert_close(model.encode(garbage, lengths)[0], mu)
+    assert (sigma > 0).all()
+
+
+@pytest.mark.parametrize("key", sorted(TINY))
+def test_step_functions_match_parallel_decoding(key):
+    """The step loop (what ONNX exports) gives the teacher-forced logits, and argmax sampling
+    reproduces itself when its own tokens are fed back through the parallel decoder."""
+    model = tiny_model(key)
+    steps = model.config.max_seq_len
+    tokens = random_tokens(model, 4, steps)
+    z = torch.randn(4, model.config.z_size, generator=torch.Generator().manual_seed(1))
+    prev = F.pad(model.one_hot(tokens)[:, :-1], (0, 0, 1, 0))
+    with torch.no_grad():
+        parallel = model.decode_teacher_forced(z, prev)
+        stepwise = decode_step_by_step(model, z, prev)
+        scheduled_never = model.decode_scheduled(z, prev, 0.0)
+    torch.testing.assert_close(stepwise, parallel, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(scheduled_never, parallel, rtol=1e-5, atol=1e-5)
+
+    sampled = model.sample(z, temperature=0.0)
+    assert sampled.shape == ((4, steps) if len(model.part_depths) == 1 else (4, steps, 3))
+    sampled = sampled.reshape(4, steps, -1)
+    with torch.no_grad():
+        logits = model.decode_teacher_forced(z, F.pad(model.one_hot(sampled)[:, :-1], (0, 0, 1, 0)))
+    argmax = torch.stack([p.argmax(-1) for p in logits.split(model.part_depths, -1)], -1)
+    assert torch.equal(argmax, sampled)
+    assert len(set(map(tuple, sampled.reshape(4, -1).tolist()))) > 1   # z matters
+
+    g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    assert torch.equal(model.sample(z, 1.0, g1), model.sample(z, 1.0, g2))
+
+
+def test_hierarchical_conductor_restarts_each_bar_decoder():
+    model = tiny_model("hier-mel")
+    z = torch.randn(2, model.config.z_size)
+    state = model.conductor_init(z)
+    embeddings = []
+    for _ in range(model.config.level_lengths[0]):
+        emb, state = model.conductor_step(state)
+        embeddings.append(emb)
+    torch.testing.assert_close(torch.stack(embeddings, 1), model.conductor_embeddings(z))
+    assert model.state_shapes(2)["conductor_h"] == (2, 2, 10)
+    trio = tiny_model("hier-trio")
+    assert trio.state_shapes(5)["decoder_h"] == (3 * 2, 5, 10)   # 3 bar decoders x 2 layers
+
+
+def test_loss_is_summed_cross_entropy_plus_beta_times_free_bits_kl():
+    model = tiny_model("flat-mel", free_bits=2.0, max_beta=0.2, beta_rate=0.99,
+                       sampling_schedule="constant", sampling_rate=0.0)
+    model.train()
+    tokens = random_tokens(model, 5, 32)[..., 0]
+    batch = {"inputs": F.one_hot(tokens, 90).float(), "tokens": tokens,
+             "lengths": torch.full((5,), 32)}
+    torch.manual_seed(3)
+    loss, metrics = model(batch, step=10)
+    torch.manual_seed(3)
+    mu, sigma = model.encode(batch["inputs"], batch["lengths"])
+    z = mu + sigma * torch.randn_like(sigma)
+    logits = model.decode_teacher_forced(z, F.pad(F.one_hot(tokens, 90).float()[:, :-1], (0, 0, 1, 0)))
+    recon = F.cross_entropy(logits.reshape(-1, 90), tokens.reshape(-1), reduction="none").view(5, 32).sum(1)
+    q = torch.distributions.Normal(mu, sigma)
+    p = torch.distributions.Normal(torch.zeros_like(mu), torch.ones_like(sigma))
+    kl = torch.distributions.kl_divergence(q, p).sum(-1)
+    beta = 0.2 * (1 - 0.99 ** 10)
+    expected = recon.mean() + beta * torch.clamp(kl - 2.0 * math.log(2), min=0).mean()
+    torch.testing.assert_close(loss, expected)
+    assert metrics["beta"] == pytest.approx(beta)
+    torch.testing.assert_close(gaussian_kl(mu, sigma), kl)
+    assert free_bits_kl(torch.tensor([1.0, 5.0]), 2.0).tolist() == pytest.approx([0.0, 5 - 2 * math.log(2)])
+
+
+def test_schedules_follow_magenta_formulas():
+    assert schedules.kl_beta(0, "magenta", 0.2, 0.99999) == 0.0
+    assert schedules.kl_beta(5, "magenta", 0.2, 0.0) == 0.2
+    assert schedules.kl_beta(1000, "magenta", 0.5, 0.999) == pytest.approx(0.5 * (1 - 0.999 ** 1000))
+    assert schedules.kl_beta(500, "linear", 1.0, anneal_steps=1000) == 0.5
+    assert schedules.kl_beta(500, "sigmoid", 1.0, anneal_steps=1000) == pytest.approx(0.5)
+    assert schedules.kl_beta(0, "sigmoid", 1.0, anneal_steps=1000) < 0.01
+    k = 1000.0
+    for step in (0, 3000, 10000, 10 ** 7):
+        assert schedules.sampling_probability(step, "inverse_sigmoid", k) == pytest.approx(
+            1 - k / (k + math.exp(min(step / k, 700))))
+    assert schedules.sampling_probability(10 ** 7, "inverse_sigmoid", k) == 1.0
+    assert schedules.learning_rate(0, 1e-3, 1e-5, 0.9999) == pytest.approx(1e-3)
+    assert schedules.learning_rate(10 ** 6, 1e-3, 1e-5, 0.9999) == pytest.approx(1e-5)
+    with pytest.raises(ValueError, match="unknown KL schedule"):
+        schedules.kl_beta(0, "cosine", 1.0)
+
+
+def test_scheduled_sampling_feeds_back_samples():
+    """At probability 1 every step but the first reads the model's own sample, so the logits
+    differ from teacher forcing; at 0 they are the teacher-forced ones."""
+    model = tiny_model("flat-mel")
+    tokens = random_tokens(model, 4, 32)
+    z = torch.randn(4, 6)
+    prev = F.pad(model.one_hot(tokens)[:, :-1], (0, 0, 1, 0))
+    torch.manual_seed(0)
+    with torch.no_grad():
+        forced = model.decode_teacher_forced(z, prev)
+        sampled = model.decode_scheduled(z, prev, 1.0)
+    torch.testing.assert_close(sampled[:, 0], forced[:, 0])
+    assert not torch.allclose(sampled[:, 1:], forced[:, 1:])
+
+
+def test_dataset_batches_and_transposes_real_melodies(mel_2bar):
+    data = WindowDataset(mel_2bar, "train", transpose=(-5, 5))
+    assert data.codec.name == "melody" and data.steps == 32 and len(data) > 20
+    plain = data.batch(range(16))
+    shifted = data.batch(range(16), rng=np.random.default_rng(0))
+    assert plain["inputs"].shape == (16, 32, 90) and plain["lengths"].tolist() == [32] * 16
+    torch.testing.assert_close(plain["inputs"], F.one_hot(plain["tokens"], 90).float())
+    a, b = plain["tokens"].numpy(), shifted["tokens"].numpy()
+    assert np.array_equal(a < 2, b < 2) and np.array_equal(a[a < 2], b[a < 2])
+    deltas = {int(np.unique(b[i][a[i] >= 2] - a[i][a[i] >= 2])[0]) for i in range(16) if (a[i] >= 2).any()}
+    assert len(deltas) > 1 and all(-5 <= d <= 5 for d in deltas)
+    # a shift that leaves the range is refused (no shift) rather than wrapping
+    edge = np.array([[2, 0, 89]])
+    assert transpose_tokens(edge, np.array([3]), [(None, 90)]).tolist() == edge.tolist()
+    assert transpose_tokens(edge, np.array([-1]), [(None, 90)]).tolist() == edge.tolist()

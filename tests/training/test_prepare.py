@@ -1,0 +1,266 @@
+"""Extraction rules, windows, de-duplication, augmentation and the prepare CLI on real data."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from runtime.codecs.melody import MelodyCodec
+from runtime.midi_io import read_midi
+from runtime.music import Clip, Note
+from training import extract
+from training.prepare import _groove_tasks, hash_split, main, prepare
+from training.shards import DatasetError, codec_of, load_split, read_manifest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+# -- extraction rules ----------------------------------------------------------------------------
+def test_highest_pitch_wins_and_later_onset_cuts():
+    notes = [Note(60, 0, 1), Note(64, 0, 1), Note(67, 0, 2),   # chord: 67 kept
+             Note(55, 1, 1.5)]                                  # starts while 67 sounds: cuts it
+    (melody,) = extract.extract_melodies(extract.quantize(Clip(notes, length=4), 4).notes)
+    assert melody.start == 0 and len(melody.events) == 16       # padded to a whole bar
+    assert melody.events[:7] == [67, -2, -2, -2, 55, -2, -1]
+
+
+def test_one_bar_of_silence_ends_a_melody():
+    notes = [Note(60, 0, 1), Note(62, 5, 6),       # rest of 4 beats = one bar: new melody
+             Note(64, 6.75, 7)]                     # short rest: same melody
+    melodies = extract.extract_melodies(Clip(notes, length=12).notes)
+    assert [m.start for m in melodies] == [0, 16]                # each starts on a bar line
+    assert melodies[1].events[4] == 62 and melodies[1].events[11] == 64
+    assert all(len(m.events) % 16 == 0 for m in melodies)
+    assert len(extract.extract_melodies(Clip(notes, length=12).notes, gap_bars=2)) == 1
+
+
+def test_drum_tracks_split_at_a_silent_bar():
+    hits = [Note(36, 0, 0.25, is_drum=True), Note(42, 0, 0.25, is_drum=True),
+            Note(38, 1, 1.25, is_drum=True), Note(36, 9, 9.25, is_drum=True)]
+    tracks = extract.extract_drum_tracks(hits)
+    assert [(t.start, len(t.events)) for t in tracks] == [(0, 16), (32, 16)]
+    assert tracks[0].events[0] == {36, 42} and tracks[1].events[4] == {36}
+
+
+def test_only_four_four_sections_are_kept():
+    notes = [Note(60, b, b + 1) for b in range(0, 20)]
+    clip = Clip(notes, length=20, time_signature=(3, 4),
+                meter_changes=[(0.0, 3, 4), (6.0, 4, 4), (14.0, 6, 8), (17.0, 4, 4)])
+    sections = extract.four_four_sections(clip)
+    assert [s.length for s in sections] == [8.0]                  # 17..20 is shorter than a bar
+    assert sections[0].notes[0].pitch == 60 and sections[0].notes[0].start == 0.0
+
+
+def test_windows_slide_by_one_bar_and_dedupe():
+    tokens = np.arange(5 * 16)
+    windows = extract.slide(tokens, 32)
+    assert len(windows) == 4 and [w[0] for w in windows] == [0, 16, 32, 48]
+    repeated = Clip([Note(60 + (b % 2) * 2, b * 4.0, b * 4.0 + 1) for b in range(8)], length=32)
+    windows = extract.melody_windows(repeated, bars=2)
+    assert windows.shape == (2, 32)                               # AB and BA, 7 windows in all
+    stats = {}
+    extract.melody_windows(repeated, bars=2, stats=stats)
+    assert stats == {"duplicate_windows": 5}
+
+
+def test_transposition_keeps_pitches_in_range():
+    codec = MelodyCodec()
+    windows = np.array([[2, 0, 1, 50], [40, 0, 0, 89]])          # lowest pitch / highest pitch
+    up = extract.transpose_windows(windows, 2, codec.num_classes)
+    assert up.tolist() == [[4, 0, 1, 52]]
+    down = extract.transpose_windows(windows, -1, codec.num_classes)
+    assert down.tolist() == [[39, 0, 0, 88]]
+    trio = np.array([[[40, 40, 5], [0, 1, 0]]])
+    moved = extract.transpose_windows(trio, 3, codec.num_classes, columns=(0, 1))
+    assert moved.tolist() == [[[43, 43, 5], [0, 1, 0]]]          # drums untouched
+
+
+def test_trio_windows_need_every_part():
+    melody = [Note(72, b, b + 1, program=0, track=0) for b in range(16)]
+    bass = [Note(36, b * 2, b * 2 + 2, program=33, track=1) for b in range(8)]
+    drums = [Note(36, b, b + 0.25, is_drum=True, track=2) for b in range(16)]
+    full = Clip(melody + bass + drums, length=16)
+    assert extract.trio_windows(full, bars=2).shape == (1, 32, 3)   # identical bars: deduped
+    no_drums = Clip(melody + bass, length=16)
+    assert extract.trio_windows(no_drums, bars=2).shape == (0, 32, 3)
+    loose = extract.trio_windows(no_drums, bars=2, require_drums=False)
+    assert loose.shape == (1, 32, 3) and (loose[..., 2] == 0).all()
+    voices = extract.voices_as_trio(Clip([Note(72, 0, 1, track=0), Note(60, 0, 1, track=1),
+                                          Note(40, 0, 1, track=3)], length=4))
+    assert sorted((n.pitch, n.program) for n in voices.notes) == [(40, 33), (72, 0)]
+
+
+def test_melody_windows_on_real_tune(shared_data):
+    clip = read_midi(shared_data / "nottingham" / "full" / "reelsa-c1.mid")
+    stats = {}
+    windows = extract.melody_windows(clip, bars=2, stats=stats)
+    assert len(windows) > 10 and windows.shape[1] == 32
+    assert len({w.tobytes() for w in windows}) == len(windows)
+    assert ((windows >= 2).any(axis=1)).all()                     # every window has a note
+    assert windows.max() < 90
+
+
+# -- prepare -------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small_source(shared_data, tmp_path_factory):
+    """A folder with 24 real Nottingham tunes and two broken MIDI files."""
+    folder = tmp_path_factory.mktemp("source")
+    for path in sorted((shared_data / "nottingham" / "full").glob("reels*.mid"))[:24]:
+        shutil.copy(path, folder / path.name)
+    real = (folder / sorted(p.name for p in folder.iterdir())[0]).read_bytes()
+    (folder / "truncated.mid").write_bytes(real[: len(real) // 3])
+    (folder / "garbage.mid").write_bytes(b"\x00garbage" * 50)
+    return folder
+
+
+def test_prepare_melody_dataset(small_source, tmp_path):
+    out = tmp_path / "mel"
+    manifest = prepare([str(small_source)], out, kind="mel", bars=2, transpose=(-2, 2),
+                       workers=2, progress=False)
+    assert manifest == read_manifest(out)
+    assert {s["file"].split("/")[-1] for s in manifest["skipped"]} == {"truncated.mid", "garbage.mid"}
+    assert all("\n" not in s["reason"] and s["reason"] for s in manifest["skipped"])
+    assert len(manifest["files"]) == 24 and manifest["augment"]["transpose"] == [-2, -1, 1, 2]
+    assert manifest["window"] == {"bars": 2, "steps_per_bar": 16, "stride": 1, "stride_unit": "bars"}
+    codec = codec_of(out)
+    assert codec == MelodyCodec()
+    seen = {}
+    for split in ("train", "valid", "test"):
+        data = load_split(out, split)
+        assert data["tokens"].shape == (manifest["counts"][split], 32)
+        assert len(data["tokens"]) == len(data["source"])
+        assert data["tokens"].dtype == np.int64 and data["tokens"].max() < codec.num_classes
+        assert ((data["source"] >= 0) & (data["source"] < 24)).all()
+        seen[split] = {w.tobytes() for w in data["tokens"]}
+        assert len(seen[split]) == len(data["tokens"])             # de-duplicated
+    assert manifest["counts"]["train"] > 100
+    assert not (seen["valid"] | seen["test"]) & seen["train"]      # no leak into evaluation
+    # one tune = one split: all windows of a source sit in one split
+    sources = {s: set(load_split(out, s)["source"].tolist()) for s in ("train", "valid", "test")}
+    assert not sources["train"] & (sources["valid"] | sources["test"])
+    # deterministic: a second run writes the same windows
+    again = prepare([str(small_source)], tmp_path / "mel2", kind="mel", bars=2,
+                    transpose=(-2, 2), workers=1, progress=False)
+    assert again["counts"] == manifest["counts"]
+    assert (load_split(tmp_path / "mel2", "train")["tokens"] == load_split(out, "train")["tokens"]).all()
+
+
+def test_prepare_drums_from_groove_split_column(shared_data, tmp_path):
+    tasks = _groove_tasks(shared_data / "groove")
+    splits = [t.split for t in tasks]
+    assert splits.count("train") == 897 and splits.count("valid") == 124   # info.csv's column
+    folder = tmp_path / "groove"
+    chosen = [t for t in tasks if t.split == "valid"][:2] + [t for t in tasks if t.split == "train"][:3]
+    for task in chosen:
+        target = folder / Path(task.path).relative_to(shared_data / "groove")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(task.path, target)
+    shutil.copy(shared_data / "groove" / "info.csv", folder / "info.csv")
+    from training import prepare as prepare_module
+    tasks_here = prepare_module._groove_tasks(folder)
+    assert sorted(t.split for t in tasks_here) == ["train", "train", "train", "valid", "valid"]
+
+
+def test_prepare_drums_dataset(shared_data, tmp_path):
+    folder = tmp_path / "beats"
+    folder.mkdir()
+    for path in sorted((shared_data / "groove" / "drummer1" / "session1").glob("*beat_4-4.mid"))[:4]:
+        shutil.copy(path, folder / path.name)
+    manifest = prepare([str(folder)], tmp_path / "drums", kind="drums", bars=2, progress=False)
+    assert manifest["codec"]["name"] == "drums" and manifest["token_shape"] == [32]
+    total = sum(manifest["counts"].values())
+    assert total > 50
+    tokens = np.concatenate([load_split(tmp_path / "drums", s)["tokens"]
+                             for s in ("train", "valid", "test")])
+    assert tokens.max() < 512 and (tokens > 0).any(axis=1).all()
+    assert manifest["augment"]["transpose"] == []
+
+
+def test_prepare_notes_kind_builds_dictionaries_from_train(small_source, tmp_path):
+    manifest = prepare([str(small_source)], tmp_path / "notes", kind="notes", notes=64,
+                       stride=32, progress=False, min_pitch=0, max_pitch=127)
+    codec = codec_of(tmp_path / "notes")
+    assert manifest["codec"]["name"] == "note_events" and manifest["token_shape"] == [64, 3]
+    train = load_split(tmp_path / "notes", "train")["tokens"]
+    assert train.shape[1:] == (64, 3) and len(train) > 10
+    assert (train.max(axis=(0, 1)) < np.array(codec.field_sizes)).all()
+
+
+@pytest.mark.parametrize("kind, shape", [("pod", [32, 3]), ("performance", [32]),
+                                         ("pianoroll", [32, 128])])
+def test_prepare_other_codec_kinds(small_source, tmp_path, kind, shape):
+    out = tmp_path / kind
+    manifest = prepare([str(small_source)], out, kind=kind, bars=2, notes=32, max_files=8,
+                       progress=False)
+    assert manifest["token_shape"] == shape and manifest["codec"]["name"] == kind
+    codec = codec_of(out)
+    train = load_split(out, "train")["tokens"]
+    assert list(train.shape[1:]) == shape and len(train) > 0
+    # every stored window decodes with the codec named in the manifest
+    assert codec.decode(train[0]).notes
+
+
+def test_cli_errors_are_one_line(small_source, tmp_path):
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "training.prepare", *args], cwd=REPO,
+                              capture_output=True, text=True, timeout=60)
+
+    bad_source = run(str(tmp_path / "nowhere"), str(tmp_path / "out"))
+    assert bad_source.returncode == 2 and bad_source.stderr.count("\n") == 1
+    assert bad_source.stderr.startswith("error:") and "Traceback" not in bad_source.stderr
+    bad_flag = run(str(small_source), str(tmp_path / "out"), "--kind", "nonsense")
+    assert bad_flag.returncode == 2 and "invalid choice" in bad_flag.stderr
+    assert "Traceback" not in bad_flag.stderr
+    helped = run("--help")
+    assert helped.returncode == 0 and "--transpose" in helped.stdout
+    (tmp_path / "occupied").mkdir()
+    (tmp_path / "occupied" / "keep.txt").write_text("mine")
+    occupied = run(str(small_source), str(tmp_path / "occupied"), "--max-files", "2", "--quiet")
+    assert occupied.returncode == 2 and "not a dataset folder" in occupied.stderr
+    assert (tmp_path / "occupied" / "keep.txt").read_text() == "mine"
+
+
+def test_cli_builds_a_dataset(small_source, tmp_path):
+    out = tmp_path / "cli"
+    assert main([str(small_source), str(out), "--kind", "mel", "--bars", "4", "--max-files", "8",
+                 "--workers", "1", "--quiet"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["format"] == 1 and manifest["window"]["bars"] == 4
+    assert load_split(out, "train")["tokens"].shape[1] == 64
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".cli")]   # no temp folder
+
+
+def test_broken_dataset_is_refused(small_source, tmp_path):
+    out = tmp_path / "ds"
+    main([str(small_source), str(out), "--max-files", "6", "--workers", "1", "--quiet"])
+    shard = sorted(out.glob("train-*.npz"))[0]
+    shard.write_bytes(b"not a zip")
+    with pytest.raises(DatasetError, match="unreadable shard"):
+        load_split(out, "train")
+    (out / "manifest.json").write_text("{")
+    with pytest.raises(DatasetError, match="unreadable"):
+        read_manifest(out)
+
+
+def test_hash_split_is_stable_and_proportional():
+    names = [f"tune{i}" for i in range(2000)]
+    splits = [hash_split(n, 0.1, 0.1) for n in names]
+    assert splits == [hash_split(n, 0.1, 0.1) for n in names]
+    assert 0.07 < splits.count("valid") / 2000 < 0.13 and 0.07 < splits.count("test") / 2000 < 0.13
+
+
+def test_abc_book_gives_one_piece_per_tune(tmp_path):
+    book = tmp_path / "book.abc"
+    book.write_text(
+        "X:1\nT:First\nM:4/4\nL:1/8\nK:G\n|:GABc dedB|dedB dedB|c2ec B2dB|c2A2 A2BA|\n"
+        "GABc dedB|dedB dedB|c2ec B2dB|A2F2 G4:|\n\n"
+        "X:2\nT:Second\nM:4/4\nL:1/8\nK:D\n|:d2fd A2FA|dfaf gfed|c2ec B2dB|A2F2 D4:|\n\n")
+    manifest = prepare([str(tmp_path)], tmp_path / "out", kind="mel", bars=2, progress=False)
+    assert manifest["files"] == ["%s/book.abc#1" % tmp_path.name, "%s/book.abc#2" % tmp_path.name]
+    assert sum(manifest["counts"].values()) >= 4
+    tokens = np.concatenate([load_split(tmp_path / "out", s)["tokens"] for s in ("train", "valid", "test")])
+    assert tokens.shape[1] == 32 and (tokens >= 2).any(axis=1).all()

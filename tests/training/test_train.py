@@ -1,0 +1,206 @@
+"""training.train on small real datasets: every config learns, resume is exact, NaN guard, DDP, CLI."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from training.configs import CONFIGS, Config, ConfigError, get_config
+from training.prepare import prepare
+from training.train import TrainingError, load_checkpoint, main, read_checkpoint, train
+
+torch.set_num_threads(1)
+REPO = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+
+# dataset kind for each config: (prepare kind, bars)
+DATASETS = {"mel_2bar": ("mel", 2), "drums_2bar": ("drums", 2), "mel_16bar": ("mel", 16),
+            "mel_32bar": ("mel", 32), "trio_16bar": ("trio", 16)}
+
+
+@pytest.fixture(scope="module")
+def datasets(shared_data, tmp_path_factory):
+    """Small real datasets built with training.prepare from a handful of shared files."""
+    root = tmp_path_factory.mktemp("lbdata")
+    tunes = [str(p) for p in sorted((shared_data / "nottingham" / "full").glob("*.mid"))[:12]]
+    grooves = [str(p) for p in sorted((shared_data / "groove" / "drummer1").rglob("*.mid"))[:10]]
+    out = {}
+    for name, (kind, bars) in DATASETS.items():
+        extra = {"trio_require_drums": False, "trio_voices": True} if kind == "trio" else {}
+        prepare(grooves if kind == "drums" else tunes, root / name, kind=kind, bars=bars,
+                valid=0.2, test=0.0, progress=False, **extra)
+        out[name] = root / name
+    return out
+
+
+def dataset_for(cfg_name):
+    return Path(get_config(cfg_name).data.path).name
+
+
+def tiny(cfg_name, steps, **train):
+    """The named config at a tiny width (same layer counts), ready for a quick CPU run."""
+    cfg = get_config(cfg_name)
+    cfg.model.enc_rnn_size = [16] * len(cfg.model.enc_rnn_size)
+    cfg.model.dec_rnn_size = [16] * len(cfg.model.dec_rnn_size)
+    cfg.model.z_size = 8
+    cfg.train.steps, cfg.train.batch_size, cfg.train.threads = steps, 8, 1
+    cfg.train.learning_rate = 3e-3
+    cfg.train.eval_every = cfg.train.checkpoint_every = steps
+    cfg.train.eval_batches = 1
+    for k, v in train.items():
+        setattr(cfg.train, k, v)
+    return cfg
+
+
+def read_lines(run):
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_registry_has_magentas_configs_and_sizes():
+    for name in ("cat-mel_2bar_small", "cat-mel_2bar_big", "cat-drums_2bar_small",
+                 "cat-drums_2bar_big", "hierdec-mel_16bar", "hierdec-trio_16bar",
+                 "hierdec-mel_32bar", "lb-mel_2bar", "lb-drums_2bar", "lb-mel_16bar",
+                 "lb-trio_16bar"):
+        assert name in CONFIGS
+    small = get_config("cat-mel_2bar_small").model
+    assert (small.enc_rnn_size, small.dec_rnn_size, small.z_size, small.free_bits, small.max_beta,
+            small.beta_rate, small.sampling_schedule, small.sampling_rate) == (
+        [512], [256, 256], 256, 0, 0.2, 0.99999, "inverse_sigmoid", 1000)
+    drums = get_config("cat-drums_2bar_small").model
+    assert (drums.free_bits, drums.max_beta, drums.beta_rate) == (48, 0.2, 0.0)
+    hier = get_config("hierdec-trio_16bar")
+    assert (hier.model.level_lengths, hier.model.dec_rnn_size, hier.model.enc_rnn_size,
+            hier.model.split_decoders, hier.model.free_bits, hier.train.batch_size) == (
+        [16, 16], [1024, 1024], [2048, 2048], True, 256, 256)
+
+    cfg = get_config("lb-mel_2bar")
+    cfg.override("model.dec_rnn_size=64,64")
+    cfg.override("train.learning_rate=5e-4")
+    cfg.override("model.kl_schedule=sigmoid")
+    assert cfg.model.dec_rnn_size == [64, 64] and cfg.train.learning_rate == 5e-4
+    assert Config.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    assert get_config("lb-mel_2bar").model.dec_rnn_size != [64, 64]   # the registry is untouched
+    for bad, message in (("model.nope=1", "unknown setting"), ("train.steps=abc", "bad value"),
+                         ("steps", "key=value")):
+        with pytest.raises(ConfigError, match=message):
+            cfg.override(bad)
+    with pytest.raises(ConfigError, match="unknown config"):
+        get_config("cat-mel_3bar")
+
+
+@pytest.mark.parametrize("name", sorted(n for n in CONFIGS if CONFIGS[n].model.kind == "musicvae"))
+def test_every_config_learns_on_real_data(name, datasets, tmp_path):
+    hierarchical = bool(CONFIGS[name].model.level_lengths)
+    cfg = tiny(name, steps=30 if hierarchical else 100)
+    train(cfg, datasets[dataset_for(name)], tmp_path / "run", progress=False)
+    lines = [m for m in read_lines(tmp_path / "run") if "split" not in m]
+    assert [m["step"] for m in lines] == list(range(cfg.train.steps))
+    first = sum(m["loss"] for m in lines[:5]) / 5
+    last = sum(m["loss"] for m in lines[-5:]) / 5
+    assert last < 0.8 * first, (first, last)
+    assert sum(m["accuracy"] for m in lines[-5:]) > sum(m["accuracy"] for m in lines[:5])
+    assert all(m["nan_steps"] == 0 for m in lines)
+    valid = [m for m in read_lines(tmp_path / "run") if m.get("split") == "valid"]
+    assert len(valid) == 1 and valid[0]["valid_loss"] > 0
+
+
+def test_resume_continues_exactly(datasets, tmp_path):
+    data = datasets["mel_2bar"]
+    straight = tiny("cat-mel_2bar_small", steps=16, checkpoint_every=8)
+    train(straight, data, tmp_path / "a", progress=False)
+    first_half = tiny("cat-mel_2bar_small", steps=16, checkpoint_every=8)
+    first_half.train.steps = 8          # as if killed right after the checkpoint at step 8
+    train(first_half, data, tmp_path / "b", progress=False)
+    assert read_checkpoint(tmp_path / "b")["step"] == 8
+    with open(tmp_path / "b" / "metrics.jsonl", "a") as f:  # a half-written line from the kill
+        f.write('{"step": 8, "loss": 1')
+    train(tiny("cat-mel_2bar_small", steps=16, checkpoint_every=8), data, tmp_path / "b",
+          progress=False)
+    a, b = read_checkpoint(tmp_path / "a"), read_checkpoint(tmp_path / "b")
+    assert a["step"] == b["step"] == 16
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
+    steps_only = lambda run: [m for m in read_lines(run) if "split" not in m]  # noqa: E731
+    assert steps_only(tmp_path / "a") == steps_only(tmp_path / "b")
+
+    model, config, codec = load_checkpoint(tmp_path / "b" / "checkpoint.pt")
+    assert config.name == "cat-mel_2bar_small" and codec.name == "melody"
+    assert not model.training
+    tokens = model.sample(torch.zeros(2, config.model.z_size), temperature=0.0)
+    clip = codec.decode(tokens[0].numpy())
+    assert clip.length == 8.0
+
+    other = tiny("cat-mel_2bar_small", steps=20)
+    other.model.z_size = 4
+    with pytest.raises(TrainingError, match="different model"):
+        train(other, data, tmp_path / "b", progress=False)
+
+
+def test_nan_guard_skips_counts_and_aborts(datasets, tmp_path, capsys):
+    cfg = tiny("cat-mel_2bar_small", steps=50, max_bad_steps=3)
+    cfg.model.max_beta = float("nan")    # every loss is NaN
+    with pytest.raises(TrainingError, match="diverged: 3 steps in a row"):
+        train(cfg, datasets["mel_2bar"], tmp_path / "run", progress=False)
+    lines = read_lines(tmp_path / "run")
+    assert [(m["skipped"], m["nan_steps"]) for m in lines] == [(1, 1), (1, 2)]
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+
+    code = main(["cat-mel_2bar_small", "--data", str(datasets["mel_2bar"]), "--out",
+                 str(tmp_path / "cli"), "--steps", "10", "--batch-size", "8", "--quiet",
+                 "--set", "model.max_beta=nan", "--set", "train.max_bad_steps=2",
+                 "--set", "model.enc_rnn_size=[8]", "--set", "model.dec_rnn_size=[8,8]"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("error: training diverged") and err.count("\n") == 1
+
+
+def test_cli_errors_are_one_line(datasets, tmp_path, capsys):
+    mel = str(datasets["mel_2bar"])
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    cases = [
+        (["nope-config", "--out", str(tmp_path / "x"), "--data", mel], "unknown config"),
+        (["lb-mel_2bar", "--out", str(tmp_path / "x"), "--data", str(tmp_path / "missing")],
+         "missing"),
+        (["lb-drums_2bar", "--out", str(tmp_path / "x"), "--data", mel], "wants a 'drums' dataset"),
+        (["lb-mel_2bar", "--out", str(tmp_path / "x"), "--data", mel, "--set", "model.z_size=big"],
+         "bad value"),
+        (["lb-mel_2bar", "--out", str(tmp_path / "x"), "--data", mel, "--batch-size", "100000"],
+         "does not fit"),
+        (["lb-mel_16bar", "--out", str(tmp_path / "x"), "--data", mel, "--batch-size", "8"],
+         "do not multiply to max_seq_len 32"),
+        (["lb-mel_2bar", "--out", str(broken), "--data", mel, "--batch-size", "8",
+          "--set", "model.enc_rnn_size=[8]"], "not a readable checkpoint"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 1, argv
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    assert "--set KEY=VALUE" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        main(["lb-mel_2bar", "--out", str(tmp_path / "x"), "--bogus"])
+    assert exit_info.value.code == 2 and "unrecognized arguments: --bogus" in capsys.readouterr().err
+
+
+def test_ddp_with_torchrun_on_cpu(datasets, tmp_path):
+    torchrun = Path(PYTHON).with_name("torchrun")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "training.train",
+         "cat-mel_2bar_small", "--data", str(datasets["mel_2bar"]), "--out", str(tmp_path / "ddp"),
+         "--steps", "3", "--batch-size", "8", "--quiet", "--threads", "1",
+         "--set", "model.enc_rnn_size=[16]", "--set", "model.dec_rnn_size=[16,16]",
+         "--set", "model.z_size=8", "--set", "train.eval_every=3"],
+        cwd=REPO, capture_output=True, text=True, timeout=90, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = read_lines(tmp_path / "ddp")   # rank 0 alone writes
+    assert [m["step"] for m in lines if "split" not in m] == [0, 1, 2]
+    ckpt = read_checkpoint(tmp_path / "ddp")
+    assert ckpt["step"] == 3 and not any(k.startswith("module.") for k in ckpt["model"])

@@ -1,0 +1,1 @@
+"""latentbridge training: corpus import, datasets, models, training, evaluation and export (torch)."""

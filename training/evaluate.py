@@ -1,0 +1,302 @@
+"""Evaluate a trained model on a dataset: ``python -m training.evaluate CHECKPOINT --data DIR``.
+
+    $ python -m training.evaluate runs/mel --data data/mel_2bar
+    $ python -m training.evaluate runs/mel/checkpoint.pt --data data/mel_2bar --split valid \\
+          --max-examples 512 --samples 128 --json runs/mel/eval.json
+
+Prints one table (and writes it as JSON with ``--json``, atomically):
+
+- teacher-forced next-step accuracy and free-running reconstruction accuracy (the columns of
+  MusicVAE's Table 1): z = posterior mean, greedy (argmax) decoding; a step of a multi-field
+  token counts as right when every field is right, a piano-roll frame when all 128 pitches are;
+- the model's own reconstruction loss (teacher forced, in nats per sequence) and KL(q(z|x)||p(z));
+- mutual information I(x;z) with He et al. (2019)'s minibatch estimator (bounded by log batch);
+- active units: latent dims whose posterior mean has variance > 0.01 over the data;
+- interpolation: Hamming distance of the decodings along a slerp path between two data points to
+  each end point (seed 000, Fig. 2), and its smoothness (mean |second difference|, 0 = linear);
+- mgeval-style statistics (Yang & Lerch 2018) of prior samples against the data: pitch-class
+  histogram, pitch range, note-length histogram, inter-onset interval, pitch count; intra-set and
+  inter-set distances, KL and overlap area of the distance distributions.
+
+From Python::
+
+    >>> from training.evaluate import evaluate_checkpoint, evaluate_model
+    >>> report = evaluate_checkpoint("runs/mel", "data/mel_2bar", split="test", max_examples=256)
+    >>> report["accuracy"]["reconstruction"], report["latent"]["mutual_information"]
+
+Works for every model kind of the registry: MusicVAE and its variants (``musicvae``,
+``musicvae_barwise``, ``lm``, ``ae``), ``modular``, ``musebar`` and ``vrash``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from . import metrics
+from .data import DatasetError, WindowDataset
+
+
+class EvaluationError(ValueError):
+    """The checkpoint and the data do not fit together; one line for the user."""
+
+
+# -- one interface over all model kinds ---------------------------------------------------------
+
+class ModelAdapter:
+    """posterior / next-step prediction / free-running generation for any registered model.
+
+    Our own models (modular, musebar, vrash) implement ``posterior``, ``predict_next`` and
+    ``generate``; MusicVAE and its subclasses are driven through their step-function contract.
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self.native = all(hasattr(model, name) for name in ("posterior", "predict_next", "generate"))
+
+    def _model_input(self, batch):
+        # piano rolls are read as float frames, index codecs as int64 tokens
+        if self.model.config.kind == "musebar":
+            return batch["inputs"]
+        return batch["tokens"]
+
+    def posterior(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.native:
+            return self.model.posterior(self._model_input(batch))
+        mu, sigma = self.model.encode(batch["inputs"], batch["lengths"])
+        return mu, 2.0 * torch.log(sigma.clamp(min=1e-12))
+
+    def predict_next(self, batch, z) -> torch.Tensor:
+        if self.native:
+            return self.model.predict_next(self._model_input(batch), z)
+        tokens = batch["tokens"]
+        parts = tokens if tokens.dim() == 3 else tokens.unsqueeze(-1)
+        prev = torch.nn.functional.pad(self.model.one_hot(parts)[:, :-1], (0, 0, 1, 0))
+        logits = self.model.decode_teacher_forced(z, prev)
+        pred = torch.stack([p.argmax(-1) for p in logits.split(self.model.part_depths, -1)], -1)
+        return pred if tokens.dim() == 3 else pred.squeeze(-1)
+
+    def generate(self, z, length: int, temperature: float = 0.0, generator=None) -> torch.Tensor:
+        if self.native:
+            return self.model.generate(z, length, temperature, generator)
+        return self.model.sample(z, temperature, generator)
+
+
+# -- the evaluation -----------------------------------------------------------------------------
+
+def _decode_clips(codec, tokens: np.ndarray) -> tuple[list, int]:
+    clips, failed = [], 0
+    for window in tokens:
+        try:
+            clips.append(codec.decode(window))
+        except Exception:  # noqa: BLE001 - a codec may refuse an ill-formed sample; count it
+            failed += 1
+    return clips, failed
+
+
+@torch.no_grad()
+def evaluate_model(model, dataset: WindowDataset, max_examples: int = 512, batch_size: int = 64,
+                   samples: int = 64, pairs: int = 8, interp_steps: int = 11,
+                   temperature: float = 1.0, seed: int = 0, progress: bool = False) -> dict:
+    """All metrics of the module docstring for ``model`` on the first windows of ``dataset``."""
+    model.eval()
+    adapter = ModelAdapter(model)
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    n = min(max_examples, len(dataset))
+    if n == 0:
+        raise EvaluationError(f"{dataset.folder}: the {dataset.split} split has no windows")
+    length = dataset.steps
+
+    mus, logvars, tokens_all = [], [], []
+    next_right = recon_right = total = 0.0
+    recon_loss, kl_sum, mi_sum, mi_weight = 0.0, 0.0, 0.0, 0
+    batches = list(range(0, n, batch_size))
+    for begin in tqdm(batches, desc="evaluate", unit="batch", disable=not progress):
+        batch = dataset.batch(range(begin, min(begin + batch_size, n)))
+        tokens = batch["tokens"]
+        mu, logvar = adapter.posterior(batch)
+        pred_next = adapter.predict_next(batch, mu)
+        pred_free = adapter.generate(mu, length, 0.0)
+        b = tokens.shape[0]
+        next_right += metrics.token_accuracy(pred_next.numpy(), tokens.numpy()) * b
+        recon_right += metrics.token_accuracy(pred_free.numpy(), tokens.numpy()) * b
+        total += b
+        _, m = model.loss(batch, 10 ** 9)        # late step: the final KL weight
+        recon_loss += m["recon"] * b
+        kl_sum += float(metrics.gaussian_kl(mu, logvar).sum())
+        if b > 1:
+            mi_sum += metrics.mutual_information(mu, logvar, generator) * b
+            mi_weight += b
+        mus.append(mu)
+        logvars.append(logvar)
+        tokens_all.append(tokens)
+    mu_all = torch.cat(mus)
+    tokens_all = torch.cat(tokens_all)
+    au, variances = metrics.active_units(mu_all)
+
+    # interpolation between random pairs of data points (slerp of posterior means)
+    rng = np.random.default_rng(seed)
+    paths, ends = [], []
+    for _ in range(pairs if n > 1 else 0):
+        i, j = rng.choice(n, size=2, replace=False)
+        zs = torch.stack([metrics.slerp(mu_all[i], mu_all[j], float(a))
+                          for a in np.linspace(0, 1, interp_steps)])
+        if not torch.isfinite(zs).all():  # a zero latent (lm) has no direction: go linearly
+            zs = torch.stack([(1 - a) * mu_all[i] + a * mu_all[j]
+                              for a in np.linspace(0, 1, interp_steps)])
+        decoded = adapter.generate(zs, length, 0.0).numpy()
+        paths.append(list(decoded))
+        ends.append((tokens_all[i].numpy(), tokens_all[j].numpy()))
+    interpolation = metrics.interpolation_curve(paths, ends) if paths else {}
+    if interpolation:
+        interpolation["smoothness"] = metrics.smoothness(interpolation["to_a"])
+
+    # prior samples vs data, mgeval-style
+    z = torch.randn(samples, mu_all.shape[1], generator=generator)
+    sampled = adapter.generate(z, length, temperature, generator).numpy()
+    data_clips, _ = _decode_clips(dataset.codec, tokens_all[:samples].numpy())
+    sample_clips, failed = _decode_clips(dataset.codec, sampled)
+    mgeval = {}
+    if len(data_clips) > 2 and len(sample_clips) > 2:
+        mgeval = metrics.compare_sets(data_clips, sample_clips)
+
+    return {
+        "examples": int(total),
+        "accuracy": {"next_step": next_right / total, "reconstruction": recon_right / total},
+        "recon_loss": recon_loss / total,
+        "latent": {"kl": kl_sum / total,
+                   "mutual_information": mi_sum / mi_weight if mi_weight else 0.0,
+                   "mi_batch": min(batch_size, n),
+                   "active_units": au, "z_size": int(mu_all.shape[1]),
+                   "mu_variance_mean": float(variances.mean())},
+        "interpolation": interpolation,
+        "samples": {"count": samples, "temperature": temperature, "undecodable": failed},
+        "mgeval": mgeval,
+    }
+
+
+def evaluate_checkpoint(checkpoint, data, split: str = "test", **options) -> dict:
+    """Load a checkpoint (file or run folder) and evaluate it on ``data``'s ``split``."""
+    from .train import load_checkpoint
+
+    model, config, codec = load_checkpoint(checkpoint)
+    dataset = WindowDataset(data, split)
+    if dataset.codec.config() != codec.config():
+        raise EvaluationError(f"{data} uses codec {dataset.codec.config()['name']!r} with other "
+                              f"settings than the checkpoint's {codec.config()['name']!r}; "
+                              "evaluate on the dataset the model was trained on")
+    report = evaluate_model(model, dataset, **options)
+    report.update(config=config.name, kind=config.model.kind, data=str(data), split=split,
+                  checkpoint=str(checkpoint))
+    return report
+
+
+# -- output -------------------------------------------------------------------------------------
+
+def format_report(r: dict) -> str:
+    lat, acc = r["latent"], r["accuracy"]
+    rows = [("model", f"{r.get('config', '?')} ({r.get('kind', '?')})"),
+            ("data", f"{r.get('data', '?')} [{r.get('split', '?')}, {r['examples']} windows]"),
+            ("next-step accuracy (teacher forced)", f"{acc['next_step']:.3f}"),
+            ("reconstruction accuracy (free running)", f"{acc['reconstruction']:.3f}"),
+            ("reconstruction loss (nats/seq)", f"{r['recon_loss']:.2f}"),
+            ("KL (nats)", f"{lat['kl']:.2f}"),
+            (f"MI I(x;z) (nats, batch {lat['mi_batch']})", f"{lat['mutual_information']:.2f}"),
+            ("active units", f"{lat['active_units']} / {lat['z_size']}")]
+    if r["interpolation"]:
+        it = r["interpolation"]
+        rows.append(("interp. Hamming to A", " ".join(f"{v:.2f}" for v in it["to_a"])))
+        rows.append(("interp. Hamming to B", " ".join(f"{v:.2f}" for v in it["to_b"])))
+        rows.append(("interp. smoothness (|2nd diff|)", f"{it['smoothness']:.4f}"))
+    width = max(len(k) for k, _ in rows)
+    lines = [f"{k:<{width}}  {v}" for k, v in rows]
+    if r["mgeval"]:
+        lines.append("")
+        lines.append(f"mgeval, {r['samples']['count']} prior samples (T={r['samples']['temperature']:g}) "
+                     "vs data")
+        head = ("feature", "data", "samples", "intra-data", "intra-smp", "inter", "KL", "overlap")
+        lines.append("{:<22}".format(head[0]) + "".join(f"{h:>11}" for h in head[1:]))
+        for name, m in r["mgeval"].items():
+            values = (m["reference_mean"], m["generated_mean"], m["intra_reference"],
+                      m["intra_generated"], m["inter"], m["kl"], m["overlap"])
+            lines.append(f"{name:<22}" + "".join(f"{v:>11.3f}" for v in values))
+    return "\n".join(lines)
+
+
+def write_json(path, report: dict) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(report, handle, indent=1, default=float)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m training.evaluate",
+        description="Evaluate a checkpoint: Table-1 accuracies, KL, MI, active units, "
+                    "interpolation smoothness and mgeval statistics of samples vs data.")
+    p.add_argument("checkpoint", help="checkpoint.pt or a run folder holding one")
+    p.add_argument("--data", required=True, help="dataset folder (python -m training.prepare)")
+    p.add_argument("--split", default="test", choices=("train", "valid", "test"))
+    p.add_argument("--max-examples", type=int, default=512, help="windows evaluated (default 512)")
+    p.add_argument("--batch-size", type=int, default=64, help="also the MI estimator's batch")
+    p.add_argument("--samples", type=int, default=64, help="prior samples for mgeval (default 64)")
+    p.add_argument("--pairs", type=int, default=8, help="interpolation pairs (default 8)")
+    p.add_argument("--interp-steps", type=int, default=11, help="points per interpolation path")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
+    p.add_argument("--json", metavar="PATH", help="also write the report as JSON (atomically)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from .configs import ConfigError
+    from .train import TrainingError
+
+    for name in ("max_examples", "batch_size", "interp_steps"):
+        if getattr(args, name) < 1 or (name == "interp_steps" and args.interp_steps < 2):
+            print(f"error: --{name.replace('_', '-')} is too small", file=sys.stderr)
+            return 2
+    if args.samples < 0 or args.pairs < 0 or not math.isfinite(args.temperature):
+        print("error: --samples and --pairs must be >= 0, --temperature finite", file=sys.stderr)
+        return 2
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    try:
+        report = evaluate_checkpoint(args.checkpoint, args.data, args.split,
+                                     max_examples=args.max_examples, batch_size=args.batch_size,
+                                     samples=args.samples, pairs=args.pairs,
+                                     interp_steps=args.interp_steps, temperature=args.temperature,
+                                     seed=args.seed, progress=not args.quiet)
+    except (EvaluationError, DatasetError, TrainingError, ConfigError, ValueError) as exc:
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
+    print(format_report(report))
+    if args.json:
+        write_json(args.json, report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

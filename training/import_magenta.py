@@ -1,0 +1,590 @@
+"""Import a Magenta.js MusicVAE checkpoint into our PyTorch MusicVAE and export it as a bundle.
+
+A Magenta.js checkpoint is a folder: ``config.json`` (``{"type": "MusicVAE", "dataConverter":
+{"type": "MelodyConverter", "args": {...}}}``), ``weights_manifest.json`` and binary shards in the
+TensorFlow.js weights format. The TF variables keep their TensorFlow names and layouts (LSTM
+kernels ``[input + units, 4 * units]`` with gates i, j, f, o and a forget bias of 1.0 added at run
+time); this module renames and re-lays them out for ``torch.nn.LSTM`` (gates i, f, g, o)::
+
+    $ python -m training.import_magenta ~/checkpoints/mel_2bar_small bundles/mel_2bar_small
+    $ python -m training.import_magenta CKPT OUT --pt-only     # a checkpoint.pt, no ONNX export
+
+or from Python::
+
+    >>> from training.import_magenta import load_checkpoint, convert
+    >>> ckpt = load_checkpoint("mel_2bar_small")          # config + numpy weights, validated
+    >>> ckpt.arch.z_size, ckpt.arch.hierarchical
+    (256, False)
+    >>> model = convert(ckpt)                              # training.models.musicvae.MusicVAE
+
+Supported: flat and hierarchical (conductor) models whose data converter is ``MelodyConverter``,
+``DrumsConverter`` (9 classes, 512-way output) or ``TrioConverter`` (hierarchical only, as in
+Magenta.js). Not supported (a one-line error says so): ``MultitrackConverter`` (multitrack),
+``DrumRollConverter`` / NADE outputs, ``GrooveConverter`` (GrooVAE), other converters, and
+conditioned models (``chordEncoder``, control inputs). See docs/magenta.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MANIFEST = "weights_manifest.json"
+CONFIG = "config.json"
+FORGET_BIAS = 1.0
+
+SUPPORTED_CONVERTERS = ("MelodyConverter", "DrumsConverter", "TrioConverter")
+UNSUPPORTED_CONVERTERS = {
+    "MultitrackConverter": "multitrack models are not supported",
+    "DrumRollConverter": "drum-roll (NADE output) models are not supported",
+    "DrumsOneHotConverter": "DrumsOneHotConverter is a MusicRNN converter, not a MusicVAE one",
+    "GrooveConverter": "GrooVAE checkpoints are not supported",
+}
+#: Magenta.js' default drum table (core/data.ts), older than note_seq's current one that our
+#: drums codec defaults to: an imported drums model keeps the table it was used with.
+DEFAULT_DRUM_PITCH_CLASSES = [
+    [36, 35], [38, 27, 28, 31, 32, 33, 34, 37, 39, 40, 56, 65, 66, 75, 85],
+    [42, 44, 54, 68, 69, 70, 71, 73, 78, 80], [46, 67, 72, 74, 79, 81], [45, 29, 41, 61, 64, 84],
+    [48, 47, 60, 63, 77, 86, 87], [50, 30, 43, 62, 76, 83], [49, 55, 57, 58], [51, 52, 53, 59, 82],
+]
+
+# Variable names exactly as Magenta.js (music/src/music_vae/model.ts) looks them up.
+# ``%d`` counts layers (flat) or levels (hierarchical), as in Magenta.js' getLstmLayers.
+ENC_FLAT = "encoder/cell_%d/bidirectional_rnn/{dir}/multi_rnn_cell/cell_0/lstm_cell/"
+ENC_HIER = ("encoder/hierarchical_level_%d/cell_0/bidirectional_rnn/{dir}/multi_rnn_cell/cell_0/"
+            "lstm_cell/")
+CONDUCTOR = "decoder/hierarchical_level_0/"
+
+
+class MagentaImportError(ValueError):
+    """A checkpoint we cannot import; the message is one line for the user."""
+
+
+# -- the TF.js weights format -----------------------------------------------------------------
+
+_DTYPES = {"float32": np.float32, "int32": np.int32, "uint8": np.uint8, "uint16": np.uint16,
+           "float16": np.float16, "bool": np.bool_}
+
+
+def read_tfjs_weights(folder: str | os.PathLike) -> dict[str, np.ndarray]:
+    """All variables of a TF.js weights manifest as float32/int32 numpy arrays, by name.
+
+    Handles several shards per group and the quantised forms TF.js writes (uint8/uint16 with
+    ``scale``/``min``, float16)."""
+    folder = Path(folder)
+    manifest_path = folder / MANIFEST
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except FileNotFoundError:
+        raise MagentaImportError(f"{manifest_path}: missing (not a Magenta.js checkpoint folder?)")
+    except (OSError, ValueError) as exc:
+        raise MagentaImportError(f"{manifest_path}: unreadable JSON ({exc})")
+    if not isinstance(manifest, list):
+        raise MagentaImportError(f"{manifest_path}: expected a list of weight groups")
+    weights: dict[str, np.ndarray] = {}
+    for group in manifest:
+        try:
+            buffer = b"".join((folder / p).read_bytes() for p in group["paths"])
+            specs = group["weights"]
+        except (OSError, KeyError, TypeError) as exc:
+            raise MagentaImportError(f"{manifest_path}: bad weight group ({exc})")
+        offset = 0
+        for spec in specs:
+            try:
+                name, shape, dtype = spec["name"], [int(d) for d in spec["shape"]], spec["dtype"]
+            except (KeyError, TypeError, ValueError):
+                raise MagentaImportError(f"{manifest_path}: bad weight entry {spec!r:.80}")
+            quant = spec.get("quantization")
+            stored = _DTYPES.get(quant["dtype"] if quant else dtype)
+            if stored is None:
+                raise MagentaImportError(f"{manifest_path}: {name}: unsupported dtype "
+                                   f"{quant['dtype'] if quant else dtype}")
+            count = int(np.prod(shape)) if shape else 1
+            nbytes = count * np.dtype(stored).itemsize
+            if offset + nbytes > len(buffer):
+                raise MagentaImportError(f"{manifest_path}: shards end before {name} "
+                                   f"({len(buffer)} bytes, need {offset + nbytes})")
+            values = np.frombuffer(buffer, dtype=stored, count=count, offset=offset)
+            offset += nbytes
+            if quant and quant["dtype"] in ("uint8", "uint16"):
+                values = values.astype(np.float32) * np.float32(quant["scale"]) + np.float32(
+                    quant["min"])
+            target = np.int32 if dtype == "int32" else np.float32
+            weights[name] = values.astype(target).reshape(shape)
+    return weights
+
+
+def _quantize(values: np.ndarray, dtype: str) -> tuple[bytes, dict[str, Any]]:
+    """TF.js' affine weight quantisation: ``q = round((v - min) / scale)``, ``scale = range /
+    (2**bits - 1)`` (what ``tensorflowjs_converter --quantize_uint8/uint16`` writes)."""
+    low, high = float(values.min(initial=0.0)), float(values.max(initial=0.0))
+    levels = np.iinfo(_DTYPES[dtype]).max
+    scale = (high - low) / levels if high > low else 1.0
+    q = np.clip(np.round((values - low) / scale), 0, levels).astype(_DTYPES[dtype])
+    return q.tobytes(), {"dtype": dtype, "scale": scale, "min": low}
+
+
+def write_tfjs_checkpoint(folder: str | os.PathLike, config: dict[str, Any],
+                          weights: dict[str, np.ndarray], shard_bytes: int = 4 << 20,
+                          quantize: str | None = None) -> None:
+    """Write ``config.json``, ``weights_manifest.json`` and shards as Magenta.js reads them (one
+    group, shards ``group1-shardNofM``); ``quantize="uint8"`` / ``"uint16"`` stores the weights
+    quantised like the published ``_q1`` / ``_q2`` checkpoints. The folder is written next to its
+    final place and moved there at the end."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    entries, parts = [], []
+    for name, w in weights.items():
+        w = np.ascontiguousarray(w, dtype=np.float32)
+        entry = {"name": name, "shape": list(w.shape), "dtype": "float32"}
+        if quantize:
+            data, entry["quantization"] = _quantize(w, quantize)
+        else:
+            data = w.tobytes()
+        entries.append(entry)
+        parts.append(data)
+    blob = b"".join(parts)
+    chunks = [blob[i:i + shard_bytes] for i in range(0, len(blob), shard_bytes)] or [b""]
+    paths = [f"group1-shard{i + 1}of{len(chunks)}" for i in range(len(chunks))]
+    for path, chunk in zip(paths, chunks):
+        (tmp / path).write_bytes(chunk)
+    manifest = [{"paths": paths, "weights": entries}]
+    (tmp / MANIFEST).write_text(json.dumps(manifest))
+    (tmp / CONFIG).write_text(json.dumps(config, indent=1))
+    if folder.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old.", dir=folder.parent))
+        os.replace(folder, old / folder.name)
+        os.replace(tmp, folder)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, folder)
+
+
+# -- what the checkpoint holds ----------------------------------------------------------------
+
+@dataclass
+class MagentaArch:
+    """The architecture a checkpoint's variables describe (inferred from their shapes)."""
+
+    converter: str  # MelodyConverter | DrumsConverter | TrioConverter
+    num_steps: int
+    num_segments: int  # 0 = flat decoder
+    input_depth: int  # encoder input per step
+    output_depths: list[int]  # one per core decoder (trio: melody, bass, drums)
+    z_size: int
+    enc_units: list[int]  # flat: [units]; hierarchical: [bar level, song level]
+    dec_units: list[int]  # core decoder LSTM layers
+    conductor_units: list[int] = field(default_factory=list)
+    has_sigma: bool = False
+
+    @property
+    def hierarchical(self) -> bool:
+        return self.num_segments > 0
+
+    @property
+    def steps_per_segment(self) -> int:
+        return self.num_steps // self.num_segments if self.num_segments else self.num_steps
+
+
+@dataclass
+class MagentaCheckpoint:
+    folder: Path
+    config: dict[str, Any]
+    weights: dict[str, np.ndarray]
+    arch: MagentaArch
+
+    def codec_config(self) -> dict[str, Any]:
+        """The ``codec`` block of our bundle for this checkpoint's data converter."""
+        return codec_config_for(self.config["dataConverter"])
+
+
+def _lstm_layers(weights: dict[str, np.ndarray], prefix_format: str) -> list[str]:
+    """Prefixes ``..cell_N/lstm_cell/`` present in order, as Magenta.js' getLstmLayers finds."""
+    prefixes = []
+    while (prefix := prefix_format.replace("%d", str(len(prefixes)))) + "kernel" in weights:
+        prefixes.append(prefix)
+    return prefixes
+
+
+def decoder_prefixes(arch_converter: str, hierarchical: bool) -> list[str]:
+    base = "core_decoder/" if hierarchical else ""
+    if arch_converter == "TrioConverter":
+        return [f"{base}core_decoder_{i}/decoder/" for i in range(3)]
+    return [f"{base}decoder/"]
+
+
+def codec_config_for(spec: dict[str, Any]) -> dict[str, Any]:
+    kind, args = spec["type"], spec.get("args", {})
+    if kind == "MelodyConverter":
+        return {"name": "melody", "min_pitch": int(args["minPitch"]),
+                "max_pitch": int(args["maxPitch"])}
+    if kind == "DrumsConverter":
+        # Magenta.js' own default table (an older one than note_seq's current mapping: 43 is a
+        # high tom there, 22/26 are unmapped), since that is what the checkpoint was used with.
+        classes = args.get("pitchClasses") or DEFAULT_DRUM_PITCH_CLASSES
+        return {"name": "drums", "pitch_classes": [[int(p) for p in c] for c in classes]}
+    if kind == "TrioConverter":
+        mel, bass = args["melArgs"], args["bassArgs"]
+        if (mel["minPitch"], mel["maxPitch"]) != (bass["minPitch"], bass["maxPitch"]):
+            raise MagentaImportError("trio models with different melody and bass ranges are not "
+                               "supported (our trio codec has one range)")
+        classes = (args.get("drumsArgs") or {}).get("pitchClasses") or DEFAULT_DRUM_PITCH_CLASSES
+        # Magenta's TrioConverter feeds the drums to the encoder as the 512-way one-hot
+        return {"name": "trio", "min_pitch": int(mel["minPitch"]),
+                "max_pitch": int(mel["maxPitch"]), "drums_input": "one_hot",
+                "drum_pitch_classes": [[int(p) for p in c] for c in classes]}
+    raise MagentaImportError(f"data converter {kind} is not supported")
+
+
+def _shape(weights, name, folder) -> tuple[int, ...]:
+    if name not in weights:
+        raise MagentaImportError(f"{folder}: variable {name} is missing")
+    return tuple(weights[name].shape)
+
+
+def infer_arch(folder: Path, config: dict[str, Any], weights: dict[str, np.ndarray]) -> MagentaArch:
+    spec = config["dataConverter"]
+    kind, args = spec["type"], spec.get("args", {})
+    num_steps, num_segments = int(args.get("numSteps") or 0), int(args.get("numSegments") or 0)
+    if num_steps <= 0:
+        raise MagentaImportError(f"{folder / CONFIG}: dataConverter.args.numSteps is missing")
+    if num_segments and num_steps % num_segments:
+        raise MagentaImportError(f"{folder / CONFIG}: numSteps {num_steps} is not a multiple of "
+                           f"numSegments {num_segments}")
+    if kind == "TrioConverter" and not num_segments:
+        raise MagentaImportError("flat trio models are not supported (Magenta.js needs a conductor "
+                           "for TrioConverter too)")
+    mu_in, z_size = _shape(weights, "encoder/mu/kernel", folder)
+
+    if num_segments:
+        enc_prefixes = [_lstm_layers(weights, ENC_HIER.format(dir=d)) for d in ("fw", "bw")]
+        if len(enc_prefixes[0]) != 2 or len(enc_prefixes[1]) != 2:
+            raise MagentaImportError(f"{folder}: a hierarchical checkpoint needs a 2-level encoder "
+                               f"(found {len(enc_prefixes[0])} forward levels)")
+    else:
+        enc_prefixes = [_lstm_layers(weights, ENC_FLAT.format(dir=d)) for d in ("fw", "bw")]
+        if len(enc_prefixes[0]) != 1 or len(enc_prefixes[1]) != 1:
+            raise MagentaImportError(f"{folder}: expected a single-layer bidirectional encoder "
+                               f"(found {len(enc_prefixes[0])} forward layers)")
+    enc_units = [weights[p + "bias"].shape[0] // 4 for p in enc_prefixes[0]]
+    input_depth = weights[enc_prefixes[0][0] + "kernel"].shape[0] - enc_units[0]
+    if mu_in != 2 * enc_units[-1]:
+        raise MagentaImportError(f"{folder}: encoder/mu/kernel has {mu_in} inputs, the encoder gives "
+                           f"{2 * enc_units[-1]}")
+
+    output_depths, dec_units = [], None
+    for prefix in decoder_prefixes(kind, bool(num_segments)):
+        layers = _lstm_layers(weights, prefix + "multi_rnn_cell/cell_%d/lstm_cell/")
+        if not layers:
+            raise MagentaImportError(f"{folder}: no decoder LSTM under {prefix}")
+        if f"{prefix}nade/w_enc" in weights:
+            raise MagentaImportError("NADE decoders (drum-roll models) are not supported")
+        units = [weights[p + "bias"].shape[0] // 4 for p in layers]
+        if dec_units is not None and units != dec_units:
+            raise MagentaImportError(f"{folder}: core decoders of different sizes are not supported")
+        dec_units = units
+        output_depths.append(_shape(weights, prefix + "output_projection/bias", folder)[0])
+        cond = _shape(weights, prefix + "z_to_initial_state/kernel", folder)[0]
+        reads = weights[layers[0] + "kernel"].shape[0] - units[0]
+        if reads != output_depths[-1] + cond:
+            # extra decoder inputs are control signals (chords, rhythm, shape, ...)
+            raise MagentaImportError(f"{folder}: the decoder reads {reads} values per step, not "
+                               f"{output_depths[-1]} + {cond}: conditioned models (control "
+                               "inputs) are not supported")
+
+    conductor_units = []
+    if num_segments:
+        conductor = _lstm_layers(weights, CONDUCTOR + "cell_%d/lstm_cell/")
+        if not conductor:
+            raise MagentaImportError(f"{folder}: no conductor LSTM under {CONDUCTOR}")
+        conductor_units = [weights[p + "bias"].shape[0] // 4 for p in conductor]
+    arch = MagentaArch(
+        converter=kind, num_steps=num_steps, num_segments=num_segments, input_depth=input_depth,
+        output_depths=output_depths, z_size=z_size, enc_units=enc_units, dec_units=dec_units,
+        conductor_units=conductor_units, has_sigma="encoder/sigma/kernel" in weights)
+    _check_depths(folder, arch, spec)
+    return arch
+
+
+def _check_depths(folder: Path, arch: MagentaArch, spec: dict[str, Any]) -> None:
+    args = spec.get("args", {})
+    if arch.converter == "MelodyConverter":
+        expected_out = [int(args["maxPitch"]) - int(args["minPitch"]) + 3]
+        expected_in = expected_out[0]
+    elif arch.converter == "DrumsConverter":
+        expected_out, expected_in = [512], 10
+    else:
+        mel = int(args["melArgs"]["maxPitch"]) - int(args["melArgs"]["minPitch"]) + 3
+        bass = int(args["bassArgs"]["maxPitch"]) - int(args["bassArgs"]["minPitch"]) + 3
+        expected_out, expected_in = [mel, bass, 512], mel + bass + 512
+    if arch.output_depths != expected_out:
+        raise MagentaImportError(f"{folder}: output projections give {arch.output_depths} classes, "
+                           f"{arch.converter} needs {expected_out}")
+    if arch.input_depth != expected_in:
+        raise MagentaImportError(f"{folder}: the encoder reads {arch.input_depth} values per step, "
+                           f"{arch.converter} gives {expected_in}")
+
+
+def load_checkpoint(folder: str | os.PathLike) -> MagentaCheckpoint:
+    """Read and validate a Magenta.js MusicVAE checkpoint folder (raises MagentaImportError)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise MagentaImportError(f"{folder}: not a folder")
+    try:
+        config = json.loads((folder / CONFIG).read_text())
+    except FileNotFoundError:
+        raise MagentaImportError(f"{folder / CONFIG}: missing (not a Magenta.js checkpoint folder?)")
+    except (OSError, ValueError) as exc:
+        raise MagentaImportError(f"{folder / CONFIG}: unreadable JSON ({exc})")
+    if not isinstance(config, dict) or config.get("type") != "MusicVAE":
+        raise MagentaImportError(f"{folder / CONFIG}: type is {config.get('type')!r}, not 'MusicVAE'"
+                           if isinstance(config, dict) else f"{folder / CONFIG}: not an object")
+    if config.get("chordEncoder"):
+        raise MagentaImportError("chord-conditioned models (chordEncoder "
+                           f"{config['chordEncoder']}) are not supported")
+    spec = config.get("dataConverter")
+    if not isinstance(spec, dict) or "type" not in spec:
+        raise MagentaImportError(f"{folder / CONFIG}: dataConverter is missing")
+    if spec["type"] in UNSUPPORTED_CONVERTERS:
+        raise MagentaImportError(f"{spec['type']}: {UNSUPPORTED_CONVERTERS[spec['type']]}")
+    if spec["type"] not in SUPPORTED_CONVERTERS:
+        raise MagentaImportError(f"unknown data converter {spec['type']!r} (supported: "
+                           f"{', '.join(SUPPORTED_CONVERTERS)})")
+    weights = read_tfjs_weights(folder)
+    try:
+        arch = infer_arch(folder, config, weights)
+    except KeyError as exc:
+        raise MagentaImportError(f"{folder / CONFIG}: dataConverter.args lacks {exc}")
+    return MagentaCheckpoint(folder=folder, config=config, weights=weights, arch=arch)
+
+
+# -- TF layouts -> torch layouts --------------------------------------------------------------
+
+def tf_lstm_to_torch(kernel: np.ndarray, bias: np.ndarray, forget_bias: float = FORGET_BIAS):
+    """TF ``[in + H, 4H]`` kernel (gates i, j, f, o) and bias -> torch ``weight_ih [4H, in]``,
+    ``weight_hh [4H, H]``, ``bias_ih [4H]``, ``bias_hh [4H]`` (gates i, f, g, o). The forget
+    bias TF adds at run time is folded into ``bias_ih``."""
+    units = bias.shape[0] // 4
+    i, j, f, o = np.split(kernel, 4, axis=1)
+    bi, bj, bf, bo = np.split(bias, 4)
+    weight = np.concatenate([i, f, j, o], axis=1).T  # [4H, in + H]
+    in_size = kernel.shape[0] - units
+    b = np.concatenate([bi, bf + np.float32(forget_bias), bj, bo]).astype(np.float32)
+    return (np.ascontiguousarray(weight[:, :in_size]), np.ascontiguousarray(weight[:, in_size:]),
+            b, np.zeros_like(b))
+
+
+def torch_lstm_to_tf(weight_ih, weight_hh, bias_ih, bias_hh, forget_bias: float = FORGET_BIAS):
+    """Inverse of :func:`tf_lstm_to_torch` (for writing checkpoints in Magenta.js' layout)."""
+    weight = np.concatenate([weight_ih, weight_hh], axis=1).T  # [in + H, 4H], gates i f g o
+    i, f, g, o = np.split(weight, 4, axis=1)
+    b = np.asarray(bias_ih) + np.asarray(bias_hh)
+    bi, bf, bg, bo = np.split(b, 4)
+    return (np.ascontiguousarray(np.concatenate([i, g, f, o], axis=1), dtype=np.float32),
+            np.concatenate([bi, bg, bf - np.float32(forget_bias), bo]).astype(np.float32))
+
+
+# -- checkpoint -> our PyTorch MusicVAE -------------------------------------------------------
+
+def model_config(arch: MagentaArch):
+    """Our :class:`~training.models.musicvae.MusicVAEConfig` for a Magenta.js architecture."""
+    from training.models.musicvae import MusicVAEConfig
+
+    if len(set(arch.dec_units)) != 1:
+        raise MagentaImportError(f"decoder layers of different sizes {arch.dec_units} are not supported")
+    if arch.hierarchical and arch.conductor_units != arch.dec_units:
+        raise MagentaImportError(f"conductor {arch.conductor_units} and decoder {arch.dec_units} sizes "
+                           "differ (our conductor has the decoder's sizes, as in Magenta)")
+    config = MusicVAEConfig(
+        z_size=arch.z_size, input_depth=arch.input_depth, output_depths=list(arch.output_depths),
+        max_seq_len=arch.num_steps, enc_rnn_size=list(arch.enc_units[:1]),
+        dec_rnn_size=list(arch.dec_units),
+        level_lengths=[arch.num_segments, arch.steps_per_segment] if arch.hierarchical else [],
+        split_decoders=len(arch.output_depths) > 1)
+    if arch.hierarchical:
+        if not hasattr(config, "enc_level_lengths"):
+            raise MagentaImportError("hierarchical checkpoints need a hierarchical encoder, which this "
+                               "version of training.models.musicvae lacks")
+        config.enc_rnn_size = list(arch.enc_units)
+        config.enc_level_lengths = [arch.num_segments, arch.steps_per_segment]
+    return config
+
+
+def torch_state_dict(ckpt: MagentaCheckpoint) -> dict[str, np.ndarray]:
+    """Our parameter names -> arrays, renamed and re-laid out from the TF variables."""
+    w, arch = ckpt.weights, ckpt.arch
+    out: dict[str, np.ndarray] = {}
+
+    def lstm(target: str, tf_prefix: str, layer: int = 0) -> None:
+        wi, wh, bi, bh = tf_lstm_to_torch(w[tf_prefix + "kernel"], w[tf_prefix + "bias"])
+        out.update({f"{target}.weight_ih_l{layer}": wi, f"{target}.weight_hh_l{layer}": wh,
+                    f"{target}.bias_ih_l{layer}": bi, f"{target}.bias_hh_l{layer}": bh})
+
+    def dense(target: str, tf_prefix: str) -> None:
+        out[f"{target}.weight"] = np.ascontiguousarray(w[tf_prefix + "kernel"].T)
+        out[f"{target}.bias"] = w[tf_prefix + "bias"]
+
+    if arch.hierarchical:
+        for level in range(2):
+            for d in ("fw", "bw"):
+                lstm(f"encoder.levels.{level}.{d}.0", ENC_HIER.replace("%d", str(level))
+                     .format(dir=d))
+    else:
+        for d in ("fw", "bw"):
+            lstm(f"encoder.{d}.0", ENC_FLAT.replace("%d", "0").format(dir=d))
+    dense("mu", "encoder/mu/")
+    if arch.has_sigma:
+        dense("sigma", "encoder/sigma/")
+    else:  # Magenta.js never uses sigma; keep ours neutral: softplus(0) for every example
+        out["sigma.weight"] = np.zeros((arch.z_size, 2 * arch.enc_units[-1]), np.float32)
+        out["sigma.bias"] = np.zeros(arch.z_size, np.float32)
+    for k, prefix in enumerate(decoder_prefixes(arch.converter, arch.hierarchical)):
+        for layer in range(len(arch.dec_units)):
+            lstm(f"decoders.{k}.lstm", f"{prefix}multi_rnn_cell/cell_{layer}/lstm_cell/", layer)
+        dense(f"decoders.{k}.initial_state", f"{prefix}z_to_initial_state/")
+        dense(f"decoders.{k}.output_projection", f"{prefix}output_projection/")
+    if arch.hierarchical:
+        for layer in range(len(arch.conductor_units)):
+            lstm("conductor", f"{CONDUCTOR}cell_{layer}/lstm_cell/", layer)
+        dense("conductor_initial_state", f"{CONDUCTOR}initial_state/")
+    return out
+
+
+def convert(ckpt: MagentaCheckpoint):
+    """Our MusicVAE (eval mode, float32) holding the checkpoint's weights exactly."""
+    import torch
+
+    from training.models import build_model
+
+    model = build_model(model_config(ckpt.arch)).eval()
+    ours = model.state_dict()
+    theirs = torch_state_dict(ckpt)
+    missing = sorted(set(ours) - set(theirs))
+    unexpected = sorted(set(theirs) - set(ours))
+    if missing or unexpected:
+        raise MagentaImportError(f"parameter names do not match our MusicVAE (missing {missing[:3]}, "
+                           f"unexpected {unexpected[:3]})")
+    for name, value in theirs.items():
+        if tuple(ours[name].shape) != value.shape:
+            raise MagentaImportError(f"{name}: shape {value.shape} from the checkpoint, our model has "
+                               f"{tuple(ours[name].shape)}")
+    model.load_state_dict({k: torch.from_numpy(np.asarray(v, np.float32)) for k, v in
+                           theirs.items()})
+    return model
+
+
+# -- bundle -----------------------------------------------------------------------------------
+
+def prior_windows(model, count: int = 16, seed: int = 0) -> np.ndarray:
+    """Argmax decodes of ``count`` seeded prior samples: token windows for the export's checks
+    when no dataset is given (an imported model comes without its training data)."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    z = torch.randn(count, model.config.z_size, generator=generator)
+    return model.sample(z, temperature=0.0).numpy()
+
+
+def import_bundle(checkpoint_dir, out_dir, name: str | None = None, valid_tokens=None,
+                  progress: bool = False) -> Path:
+    """Convert a Magenta.js checkpoint folder and export it as a verified bundle in ``out_dir``."""
+    from runtime.codecs import codec_from_config
+    from training.export import export_bundle
+
+    ckpt = load_checkpoint(checkpoint_dir)
+    model = convert(ckpt)
+    codec = codec_from_config(ckpt.codec_config())
+    arch = ckpt.arch
+    if valid_tokens is None:
+        valid_tokens = prior_windows(model)
+    data = {"source": "magenta.js checkpoint", "path": str(Path(checkpoint_dir).resolve()),
+            "converter": ckpt.config["dataConverter"],
+            "validation_windows": "argmax decodes of seeded prior samples"}
+    return export_bundle(model, out_dir, name=name or Path(out_dir).name, codec=codec,
+                         valid_tokens=np.asarray(valid_tokens), bars=arch.num_steps // 16,
+                         steps_per_bar=16, data=data, model_config=model.config,
+                         training={"imported_from": "magenta.js", "arch": asdict(arch)},
+                         progress=progress)
+
+
+def save_torch_checkpoint(ckpt: MagentaCheckpoint, model, path) -> Path:
+    """``{"model_config", "model_state", "codec", "imported_from"}`` as a .pt, atomically."""
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save({"model_config": asdict(model.config), "model_state": model.state_dict(),
+                    "codec": ckpt.codec_config(), "imported_from": str(ckpt.folder),
+                    "arch": asdict(ckpt.arch)}, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m training.import_magenta",
+        description="Import a Magenta.js MusicVAE checkpoint (config.json + weights_manifest.json "
+                    "+ shards) into latentbridge's MusicVAE and export it as a model bundle.")
+    parser.add_argument("checkpoint_dir", help="Magenta.js checkpoint folder")
+    parser.add_argument("out", nargs="?",
+                        help="bundle folder to write (or a .pt file with --pt-only)")
+    parser.add_argument("--name", help="bundle name (default: the output folder name)")
+    parser.add_argument("--pt-only", action="store_true",
+                        help="write only a PyTorch checkpoint (.pt), no ONNX export")
+    parser.add_argument("--info", action="store_true",
+                        help="print the architecture the checkpoint holds and exit")
+    args = parser.parse_args(argv)
+    if args.out is None and not args.info:
+        parser.error("the output (bundle folder or .pt file) is required unless --info is given")
+    try:
+        import torch
+
+        torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+        ckpt = load_checkpoint(args.checkpoint_dir)
+        if args.info:
+            print(json.dumps({"arch": asdict(ckpt.arch), "codec": ckpt.codec_config()}, indent=1))
+            return 0
+        if args.pt_only:
+            out = save_torch_checkpoint(ckpt, convert(ckpt), args.out)
+            print(f"wrote {out}")
+            return 0
+        from runtime.bundle import BundleError
+        from training.export import ExportError
+
+        try:
+            out = import_bundle(args.checkpoint_dir, args.out, name=args.name, progress=True)
+        except (ExportError, BundleError) as exc:
+            raise MagentaImportError(f"export failed: {exc}") from None
+        except (RuntimeError, ValueError) as exc:  # torch/onnx complaints: keep to one line
+            first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            raise MagentaImportError(f"export failed: {first[:300]}") from None
+    except MagentaImportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    meta = json.loads((Path(out) / "model.json").read_text())
+    print(f"wrote {out} (kind {meta['kind']}, {meta['bars']} bars, z {meta['z_size']}, "
+          f"codec {meta['codec']['name']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""What every latentbridge model shares: the config base class, the model base class, the KL math.
+
+A model is an ``nn.Module`` built from a config dataclass. The training loop only ever calls
+``model(batch, step)`` (which is ``model.loss(batch, step)``) and gets ``(loss, metrics)`` back::
+
+    >>> from training.configs import get_config
+    >>> from training.models import build_model
+    >>> cfg = get_config("lb-mel_2bar")
+    >>> cfg.model.input_depth, cfg.model.output_depths = 90, [90]   # train.py fills these from the codec
+    >>> model = build_model(cfg.model)
+    >>> loss, metrics = model(batch, step=0)       # batch = training.data.Batch fields as a dict
+
+To add a model kind, subclass :class:`ModelConfig` and :class:`Model` and register the pair with
+:func:`training.models.register_model` (see docs/training.md).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from .. import schedules
+
+
+@dataclass
+class ModelConfig:
+    """Fields every VAE config has. ``input_depth``/``output_depths``/``max_seq_len`` are filled
+    from the dataset's codec and window by ``training.train`` (0/[] mean "not known yet")."""
+
+    kind: str = ""
+    z_size: int = 256
+    input_depth: int = 0
+    output_depths: list[int] = field(default_factory=list)
+    max_seq_len: int = 0
+    # KL term: loss = recon + beta(step) * max(kl - free_bits * ln 2, 0)   (Magenta's base_model)
+    free_bits: float = 0.0
+    max_beta: float = 1.0
+    beta_rate: float = 0.0
+    #: "magenta" = max_beta * (1 - beta_rate ** step); "linear" / "sigmoid" = Bowman et al.
+    #: annealing from 0 to max_beta over ``kl_anneal_steps``; "constant" = max_beta
+    kl_schedule: str = "magenta"
+    kl_anneal_steps: int = 10000
+    #: scheduled sampling (Magenta's lstm_utils.get_sampling_probability)
+    sampling_schedule: str = "constant"
+    sampling_rate: float = 0.0
+
+
+class Model(nn.Module):
+    """Base class: ``forward(batch, step)`` is ``loss(batch, step)`` so DDP's hooks see the call."""
+
+    config_class: ClassVar[type[ModelConfig]] = ModelConfig
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+
+    def loss(self, batch: dict[str, torch.Tensor], step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        raise NotImplementedError
+
+    def forward(self, batch: dict[str, torch.Tensor], step: int = 0):
+        return self.loss(batch, step)
+
+    # -- shared pieces of a VAE loss -----------------------------------------------------------
+    def beta(self, step: int) -> float:
+        c = self.config
+        return schedules.kl_beta(step, c.kl_schedule, c.max_beta, c.beta_rate, c.kl_anneal_steps)
+
+    def sampling_probability(self, step: int) -> float:
+        """Scheduled-sampling probability; 0 outside training (evaluation is teacher-forced)."""
+        if not self.training:
+            return 0.0
+        c = self.config
+        return schedules.sampling_probability(step, c.sampling_schedule, c.sampling_rate)
+
+
+def gaussian_kl(mu: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, sigma^2) || N(0, I)) in nats, summed over the last axis."""
+    return 0.5 * torch.sum(mu.square() + sigma.square() - 1.0 - 2.0 * torch.log(sigma), dim=-1)
+
+
+def free_bits_kl(kl: torch.Tensor, free_bits: float) -> torch.Tensor:
+    """Magenta's free bits on the total KL of each example: ``max(kl - free_bits * ln 2, 0)``."""
+    return torch.clamp(kl - free_bits * math.log(2.0), min=0.0)
