@@ -149,10 +149,10 @@ def main(argv=None) -> int:
         prev = np.zeros((1, sum(engine.output_depths)), np.float32)
         t_graph = timed(lambda: engine.bundle.run("decoder_step", prev, z1, *state), args.repeats * 16)
         logits = engine.bundle.run("decoder_step", prev, z1, *state)[0]
-        from runtime.sampling import make_rng, sample_categorical
+        from runtime.sampling import make_rng
 
         rng = make_rng(0)
-        t_sample = timed(lambda: engine._feedback(sample_categorical(logits, 1.0, rng)), args.repeats * 16)
+        t_sample = timed(lambda: engine._feedback(engine.choose(logits, 1.0, rng)), args.repeats * 16)
         rows = []
         for batch in (1, 16):
             z = np.random.default_rng(1).standard_normal((batch, engine.z_size)).astype(np.float32)

@@ -193,21 +193,22 @@ class Engine:
             state = self.bundle.run("decoder_init", cond)
         if prev is None:
             prev = np.zeros((cond.shape[0], sum(self.output_depths)), np.float32)
-        # One decoder graph may emit several softmaxes side by side (the trio's three parts).
-        depths = self.output_depths
-        bounds = np.cumsum([0] + depths)
-        multi = len(depths) > 1
-        tokens = np.zeros((cond.shape[0], steps) + ((len(depths),) if multi else ()), np.int64)
+        parts = len(self.output_depths)
+        tokens = np.zeros((cond.shape[0], steps) + ((parts,) if parts > 1 else ()), np.int64)
         for t in range(steps):
             logits, *state = self.bundle.run("decoder_step", prev, cond, *state)
-            if multi:
-                for k in range(len(depths)):
-                    tokens[:, t, k] = sample_categorical(logits[:, bounds[k]:bounds[k + 1]],
-                                                         temperature, rng)
-            else:
-                tokens[:, t] = sample_categorical(logits, temperature, rng)
+            tokens[:, t] = self.choose(logits, temperature, rng)
             prev = self._feedback(tokens[:, t])
         return tokens, prev
+
+    def choose(self, logits: np.ndarray, temperature: float, rng) -> np.ndarray:
+        """Tokens for one step's logits: [B] for one softmax, [B, parts] when the decoder emits
+        several side by side (the trio's melody, bass and drums), each part sampled on its own."""
+        if len(self.output_depths) == 1:
+            return sample_categorical(logits, temperature, rng)
+        bounds = np.cumsum([0] + self.output_depths)
+        return np.stack([sample_categorical(logits[:, a:b], temperature, rng)
+                         for a, b in zip(bounds[:-1], bounds[1:])], axis=-1)
 
     def _feedback(self, tokens: np.ndarray) -> np.ndarray:
         """The decoder's next input for chosen tokens [B] or [B, parts]: MusicVAE feeds back the
