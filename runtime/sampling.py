@@ -47,12 +47,12 @@ def sample_categorical(logits: np.ndarray, temperature: float = 1.0,
     """
     logits = np.asarray(logits)
     if temperature <= GREEDY_BELOW:
-        return logits.argmax(axis=-1).astype(np.int64)
+        return logits.argmax(axis=-1).astype(np.int64, copy=False)
     rng = rng if rng is not None else make_rng(None)
     if logits.size <= GUMBEL_MAX_SIZE:
         noisy = rng.gumbel(size=logits.shape)
-        noisy += logits / temperature
-        return noisy.argmax(axis=-1).astype(np.int64)
+        noisy += logits if temperature == 1.0 else logits / temperature  # x / 1.0 == x exactly
+        return noisy.argmax(axis=-1).astype(np.int64, copy=False)
     x = logits.astype(np.float32) / np.float32(temperature)
     x -= x.max(axis=-1, keepdims=True)
     np.exp(x, out=x)

@@ -77,6 +77,27 @@ class Model(nn.Module):
         return schedules.sampling_probability(step, c.sampling_schedule, c.sampling_rate)
 
 
+class LstmVAEParts:
+    """Pieces shared by the simple LSTM VAEs (MuseBar's piano-roll VAE, VRASH): the posterior
+    read as (mu, log variance), and a decoder state ``(h, c)`` of shape [layers, B, hidden]
+    initialised from ``tanh(dec_init(z))``. Needs ``config.layers``, ``config.hidden_size``,
+    ``self.dec_init`` and a ``posterior(x) -> (mu, logvar)`` method."""
+
+    def encode(self, x: torch.Tensor, lengths: torch.Tensor | None = None):
+        mu, logvar = self.posterior(x)
+        return mu, (0.5 * logvar).exp()
+
+    def state_shapes(self, batch: int) -> dict[str, tuple[int, ...]]:
+        """Shapes of the decoder's LSTM state (h, c) for the ONNX export."""
+        shape = (self.config.layers, batch, self.config.hidden_size)
+        return {"decoder_h": shape, "decoder_c": shape}
+
+    def decoder_init(self, z: torch.Tensor):
+        L, H = self.config.layers, self.config.hidden_size
+        h = torch.tanh(self.dec_init(z)).view(-1, 2, L, H).permute(1, 2, 0, 3)
+        return h[0].contiguous(), h[1].contiguous()
+
+
 def gaussian_kl(mu: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, sigma^2) || N(0, I)) in nats, summed over the last axis."""
     return 0.5 * torch.sum(mu.square() + sigma.square() - 1.0 - 2.0 * torch.log(sigma), dim=-1)

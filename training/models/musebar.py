@@ -42,7 +42,7 @@ import torch.nn.functional as F
 from training.metrics import gaussian_kl
 
 from . import register_model
-from .base import Model, ModelConfig, free_bits_kl
+from .base import LstmVAEParts, Model, ModelConfig, free_bits_kl
 from .modular import batch_tokens
 from .musicvae import MusicVAE, MusicVAEConfig
 
@@ -92,7 +92,7 @@ class MuseBarConfig(ModelConfig):
 
 
 @register_model("musebar")
-class MuseBarVAE(Model):
+class MuseBarVAE(LstmVAEParts, Model):
     config_class = MuseBarConfig
 
     def __init__(self, config: MuseBarConfig):
@@ -116,20 +116,6 @@ class MuseBarVAE(Model):
 
     def posterior(self, rolls: torch.Tensor):
         return self.to_params(self.encoder_states(rolls.float())[:, -1])
-
-    def encode(self, rolls: torch.Tensor, lengths: torch.Tensor | None = None):
-        mu, logvar = self.posterior(rolls)
-        return mu, (0.5 * logvar).exp()
-
-    def state_shapes(self, batch: int) -> dict[str, tuple[int, ...]]:
-        """Shapes of the decoder's LSTM state (h, c) for the ONNX export."""
-        shape = (self.config.layers, batch, self.config.hidden_size)
-        return {"decoder_h": shape, "decoder_c": shape}
-
-    def decoder_init(self, z: torch.Tensor):
-        L, H = self.config.layers, self.config.hidden_size
-        h = torch.tanh(self.dec_init(z)).view(-1, 2, L, H).permute(1, 2, 0, 3)
-        return h[0].contiguous(), h[1].contiguous()
 
     def teacher_forced(self, rolls: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         prev = torch.cat([torch.zeros_like(rolls[:, :1]), rolls[:, :-1]], 1)

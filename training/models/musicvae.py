@@ -299,15 +299,19 @@ class MusicVAE(Model):
         out, _ = self.conductor(z.new_zeros(z.shape[0], bars, 1), self.conductor_init(z))
         return out
 
+    def _segments(self, z: torch.Tensor, prev: torch.Tensor):
+        """What each bar decoder run reads: (cond, prev). Flat: z and the whole sequence;
+        hierarchical: one row per bar, with its conductor embedding and its steps."""
+        if not self.hierarchical:
+            return z, prev
+        bars, per_bar = self.config.level_lengths
+        cond = self.conductor_embeddings(z).reshape(prev.shape[0] * bars, -1)
+        return cond, prev.reshape(prev.shape[0] * bars, per_bar, -1)
+
     def decode_teacher_forced(self, z: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
         """Logits [B, T, sum(depths)] given the shifted targets ``prev`` (one-hot), in parallel."""
         batch, steps, _ = prev.shape
-        if self.hierarchical:
-            bars, per_bar = self.config.level_lengths
-            cond = self.conductor_embeddings(z).reshape(batch * bars, -1)
-            prev = prev.reshape(batch * bars, per_bar, -1)
-        else:
-            cond = z
+        cond, prev = self._segments(z, prev)
         logits = [decoder(part, cond, decoder.init_state(cond))[0]
                   for decoder, part in zip(self.decoders, prev.split(self.decoder_depths, -1))]
         return torch.cat(logits, -1).reshape(batch, steps, -1)
@@ -322,12 +326,7 @@ class MusicVAE(Model):
         some example reads a sample, so a small probability costs little more than teacher
         forcing."""
         batch, steps, _ = prev.shape
-        if self.hierarchical:
-            bars, per_bar = self.config.level_lengths
-            cond = self.conductor_embeddings(z).reshape(batch * bars, -1)
-            prev = prev.reshape(batch * bars, per_bar, -1)
-        else:
-            cond = z
+        cond, prev = self._segments(z, prev)
         use_sample = torch.rand(prev.shape[0], len(self.decoders), prev.shape[1],
                                 device=prev.device) < probability
         use_sample[:, :, 0] = False

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from training.metrics import gaussian_kl
 
 from . import register_model
-from .base import Model, ModelConfig, free_bits_kl
+from .base import LstmVAEParts, Model, ModelConfig, free_bits_kl
 from .modular import _pick, batch_tokens
 
 
@@ -62,7 +62,7 @@ class VRASHConfig(ModelConfig):
 
 
 @register_model("vrash")
-class VRASH(Model):
+class VRASH(LstmVAEParts, Model):
     config_class = VRASHConfig
 
     def __init__(self, config: VRASHConfig):
@@ -84,22 +84,8 @@ class VRASH(Model):
         _, (h, _) = self.encoder(self.embed(tokens))
         return self.enc_mu(h[-1]), self.enc_logvar(h[-1])
 
-    def encode(self, tokens: torch.Tensor, lengths: torch.Tensor | None = None):
-        mu, logvar = self.posterior(tokens)
-        return mu, (0.5 * logvar).exp()
-
     def start_note(self, batch: int, device=None) -> torch.Tensor:
         return torch.tensor([self.config.field_sizes], device=device).expand(batch, 3)
-
-    def state_shapes(self, batch: int) -> dict[str, tuple[int, ...]]:
-        """Shapes of the decoder's LSTM state (h, c) for the ONNX export."""
-        shape = (self.config.layers, batch, self.config.hidden_size)
-        return {"decoder_h": shape, "decoder_c": shape}
-
-    def decoder_init(self, z: torch.Tensor):
-        L, H = self.config.layers, self.config.hidden_size
-        h = torch.tanh(self.dec_init(z)).view(-1, 2, L, H).permute(1, 2, 0, 3)
-        return h[0].contiguous(), h[1].contiguous()
 
     def _decoder_input(self, prev: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         zz = z[:, None].expand(-1, prev.shape[1], -1)
