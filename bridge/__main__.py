@@ -50,8 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ahead", type=int, default=2,
                    help="bars kept generated beyond the playhead (default 2)")
     p.add_argument("--chunk", type=int, default=2,
-                   help="bars used from each generated clip; parameter changes are heard "
-                        "after at most this many bars (default 2)")
+                   help="bars used from each generated clip (default 2); a parameter change "
+                        "is heard after at most ahead + chunk bars: --chunk 1 --ahead 1 "
+                        "steers bar by bar")
     p.add_argument("--sender", default="process", choices=("process", "thread"),
                    help="send MIDI from a child process with its own GIL (default) or from a "
                         "thread of this one")

@@ -36,6 +36,7 @@ except Exception:  # running from a source tree that is not installed
     VERSION = "0.1.0"
 
 MAX_CLIP_NOTES = 10000
+MAX_BEAT = 1e6                # song positions beyond ~250,000 bars are refused
 SENDERS = ("process", "thread")
 
 
@@ -273,6 +274,8 @@ class Bridge:
             raise SessionError(f"tempo must be in {MIN_TEMPO:g}..{MAX_TEMPO:g}, got {tempo:g}")
         if not 1 <= num <= 32 or den not in (1, 2, 4, 8, 16, 32):
             raise SessionError(f"bad time signature {num}/{den}")
+        if not 0.0 <= beat <= MAX_BEAT:   # also refuses NaN; bar numbers must fit OSC's int32
+            raise SessionError(f"beat must be in 0..{MAX_BEAT:g}, got {beat:g}")
         self.clock.transport(bool(playing), beat, tempo, num, den)
 
     def on_tempo(self, client, tempo: float) -> None:

@@ -161,13 +161,32 @@ def _open(port, name: str | None, virtual: bool, virtual_name: str, what: str) -
             port.open_virtual_port(virtual_name)
             return virtual_name
         except (NotImplementedError, rtmidi.InvalidUseError, rtmidi.SystemError):
-            raise MidiPortError(f"this MIDI system has no virtual ports; pick an existing "
-                                f"{what} with --midi-{'out' if what == 'output' else 'in'} NAME "
-                                f"(available: {', '.join(names) or 'none'})") from None
-    if not names:
-        raise MidiPortError(f"no MIDI {what} port available")
-    port.open_port(0)
-    return names[0]
+            pass      # Windows (winmm) has no virtual ports: an existing one, as below
+    index = existing_port(names, virtual_name)
+    if index is None:
+        flag = f"--midi-{'out' if what == 'output' else 'in'}"
+        raise MidiPortError(f"{'this MIDI system has no virtual ports and ' if virtual else ''}"
+                            f"no MIDI {what} port is available; create one (loopMIDI on Windows) "
+                            f"or pick one with {flag} NAME") from None
+    port.open_port(index)
+    if virtual:
+        log.warning("no virtual MIDI ports here: using the existing %s port %r", what, names[index])
+    return names[index]
+
+
+def existing_port(names: list[str], wanted: str) -> int | None:
+    """The existing port to use when there are no virtual ports: one named like ours
+    (``wanted``, then any 'latentbridge' port), then a loopMIDI port, then the first one::
+
+        >>> existing_port(["Microsoft GS Wavetable Synth", "loopMIDI Port 1"], "latentbridge out")
+        1
+    """
+    lowered = [n.lower() for n in names]
+    for key in (wanted.lower(), "latentbridge", "loopmidi"):
+        for i, name in enumerate(lowered):
+            if key in name:
+                return i
+    return 0 if names else None
 
 
 def _input_callback(clock: Clock | None, recorder: Recorder | None):

@@ -206,8 +206,6 @@ class OscServer:
 
     # -- receiving ---------------------------------------------------------------------------
     def handle_datagram(self, data: bytes, client: tuple[str, int]) -> None:
-        with self._lock:
-            self.last_sender = client
         if len(data) > MAX_DATAGRAM:
             self.error(client, "?", f"datagram of {len(data)} bytes is over the "
                                     f"{MAX_DATAGRAM}-byte limit")
@@ -236,6 +234,8 @@ class OscServer:
                 # python-osc reads short arguments as zeros; a cut datagram must not set values
                 self.error(client, address, "truncated or padded OSC message")
                 continue
+            with self._lock:   # streamed bars go to the last client that sent a real message
+                self.last_sender = client
             self.dispatch(address, args, client)
 
     def dispatch(self, address: str, args: list, client: tuple[str, int]) -> None:

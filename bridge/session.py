@@ -66,8 +66,8 @@ class Session:
                 raise SessionError(f"{name} must be in 0..1, got {value:g}")
         elif name == "temperature":
             value = float(value)
-            if not 0.0 < value <= 10.0:
-                raise SessionError(f"temperature must be in (0, 10], got {value:g}")
+            if not 0.0 <= value <= 10.0:   # 0 = argmax decoding, as in runtime.render
+                raise SessionError(f"temperature must be in 0..10, got {value:g}")
         elif name == "bars":
             value = int(value)
             if value < 0:

@@ -12,7 +12,7 @@ thread never waits on them::
 
 Streaming: the next clip is generated when the playhead comes within ``ahead`` bars of the last
 generated bar. Each clip is cut into bars; only the first ``chunk`` bars of a clip are used, so a
-parameter change is heard at most ``chunk`` bars later. Each bar is handed to the scheduler as
+parameter change is heard at most ``ahead + chunk`` bars later (``chunk=1, ahead=1``: bar by bar). Each bar is handed to the scheduler as
 MIDI events and sent to the device as ``/lb/bar`` messages (see docs/osc.md).
 """
 
@@ -103,7 +103,11 @@ class Worker(threading.Thread):
                 self.emit("/lb/error", ["/lb/stream", f"internal error: {exc}"])
 
     def _set_streaming(self, on: bool) -> None:
-        if on == self.streaming:
+        state = self.clock.state
+        # internal clock, stopped: also after a lost master while streaming, so that the next
+        # /lb/stream 1 starts the music again (docs/bridge.md, Time)
+        restart = on and state.source == "internal" and not state.playing
+        if on == self.streaming and not restart:
             return
         self.streaming = on
         self._next_bar = None
@@ -111,8 +115,7 @@ class Worker(threading.Thread):
             self.clock.stop()          # only stops the internal clock
             self.scheduler.flush()
             return
-        state = self.clock.state
-        if state.source == "internal" and not state.playing:
+        if restart:
             # bar 0 is generated before the internal clock starts, so it is never late
             self.scheduler.flush()
             self._epoch = state.epoch
@@ -184,11 +187,14 @@ class Worker(threading.Thread):
                 log.warning("stream: %s", exc)
                 self.emit("/lb/error", ["/lb/stream", str(exc)])
         self.gen_seconds.append(time.perf_counter() - started)
+        # advanced first: a bar that fails to go out is not generated again and again
+        self._next_bar = first + self.chunk
         per_bar = state.beats_per_bar
         now_beat = self.clock.beat_at()
         for i in range(self.chunk):
             bar = first + i
-            notes = bar_notes(clip, i)
+            # model bars are 4/4: in a shorter song bar, notes starting beyond it are dropped
+            notes = [n for n in bar_notes(clip, i) if n[1] < per_bar - 1e-9]
             channel = self._channel(params)
             start_beat = bar * per_bar
             if self.clock.state.playing and now_beat > start_beat + START_TOLERANCE_BEATS:
@@ -201,7 +207,6 @@ class Worker(threading.Thread):
             if params.osc_out:
                 self.emit_bar(bar, start_beat, [(n[0], n[1], n[2], n[3]) for n in notes])
             self.generated_bars += 1
-        self._next_bar = first + self.chunk
 
     def _channel(self, params: Params) -> int:
         return DRUM_CHANNEL if self.engine.codec.name == "drums" else params.channel

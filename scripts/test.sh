@@ -11,8 +11,9 @@ if ! command -v jackd >/dev/null 2>&1; then
     as_root apt-get update -q
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -q --no-install-recommends jackd2
 fi
-if ! command -v node >/dev/null 2>&1; then
-    echo "== installing node (Max for Live JS and magenta.js parity tests)"
+# Both: Debian's nodejs package comes without npm, which the magenta.js parity tests need.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "== installing node and npm (Max for Live JS and magenta.js parity tests)"
     as_root apt-get update -q
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -q --no-install-recommends nodejs npm
 fi

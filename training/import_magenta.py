@@ -262,8 +262,10 @@ def infer_arch(folder: Path, config: dict[str, Any], weights: dict[str, np.ndarr
         raise MagentaImportError(f"{folder / CONFIG}: numSteps {num_steps} is not a multiple of "
                            f"numSegments {num_segments}")
     if kind == "TrioConverter" and not num_segments:
-        raise MagentaImportError("flat trio models are not supported (Magenta.js needs a conductor "
-                           "for TrioConverter too)")
+        # Magenta.js runs a flat TrioConverter model (three split decoders, no conductor);
+        # latentbridge's trio bundle is hierarchical only.
+        raise MagentaImportError("flat trio models (TrioConverter without numSegments) are not "
+                                 "supported by latentbridge: only the hierarchical trio is")
     mu_in, z_size = _shape(weights, "encoder/mu/kernel", folder)
 
     if num_segments:
@@ -553,13 +555,14 @@ def main(argv=None) -> int:
     if args.out is None and not args.info:
         parser.error("the output (bundle folder or .pt file) is required unless --info is given")
     try:
-        import torch
-
-        torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+        # validate first: a bad folder is reported before torch is even imported
         ckpt = load_checkpoint(args.checkpoint_dir)
         if args.info:
             print(json.dumps({"arch": asdict(ckpt.arch), "codec": ckpt.codec_config()}, indent=1))
             return 0
+        import torch
+
+        torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
         if args.pt_only:
             out = save_torch_checkpoint(ckpt, convert(ckpt), args.out)
             print(f"wrote {out}")

@@ -2,9 +2,11 @@
 
 Each test writes a small MusicVAE checkpoint with random weights in Magenta.js' own layout
 (config.json + weights_manifest.json + shard), runs the real @magenta/music 1.23.1 on it under
-node (tests/magenta/mvae_harness.js), imports it with training.import_magenta and compares:
-argmax tokens for the same z (identical), the mean of z for the same real clip (within 1e-4),
-and the notes the two data converters make of the tokens.
+node (tests/magenta/mvae_harness.js), imports it with training.import_magenta (in Python, through
+``main()`` and as ``python -m training.import_magenta``) and compares: argmax tokens for the same
+z (identical), the notes the two data converters make of the tokens, and the mean of z: our
+bundle's encoder graph on Magenta.js' own converted input gives MusicVAE.encode's mean (within
+1e-4), and so does our whole encode path on the same real clip where the converters agree.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from __future__ import annotations
 import glob
 import importlib.util
 import json
+import os
 import struct
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -32,6 +37,7 @@ mjs = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(mjs)
 
 Z = 8
+REPO = Path(__file__).resolve().parents[2]
 torch.set_num_threads(1)
 
 
@@ -74,14 +80,30 @@ def our_notes(clip) -> list[tuple]:
     return sorted((n.pitch, round(n.start * 4), round(n.end * 4)) for n in clip.notes)
 
 
-def test_flat_melody_bundle_matches_magenta_js(tmp_path, node_modules, shared_data):
+def encode_converted(engine: Engine, js: dict) -> np.ndarray:
+    """Our bundle's encoder graph on the tensors Magenta.js' own data converter made."""
+    converted = np.asarray(js["converted"], np.float32)
+    assert converted.shape == (len(js["mu"]), engine.total_steps, engine.codec.input_depth)
+    return engine.run_encoder(converted, np.full(len(converted), engine.total_steps, np.int64))
+
+
+def run_module_cli(*argv) -> subprocess.CompletedProcess:
+    """``python -m training.import_magenta ARGV`` in a fresh interpreter, from the repository."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, "-m", "training.import_magenta", *map(str, argv)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
+
+
+def test_flat_melody_bundle_matches_magenta_js(tmp_path, node_modules, shared_data, capsys):
+    """Imported through the command line's entry point, ``main([ckpt_dir, out_dir])``."""
     ckpt_dir = tmp_path / "mel_2bar"
     mjs.random_checkpoint(ckpt_dir, "melody", seed=0, bars=2, z=Z)
     clip = melody_clip(shared_data)
     z = latent_codes()
     js = mjs.run_magenta_js(node_modules, ckpt_dir, z=z, sequences=[mjs.note_sequence(clip)])
 
-    im.import_bundle(ckpt_dir, tmp_path / "bundle")
+    assert im.main([str(ckpt_dir), str(tmp_path / "bundle")]) == 0
+    assert capsys.readouterr().out.startswith(f"wrote {tmp_path / 'bundle'} (kind flat")
     engine = Engine.load(tmp_path / "bundle")
     assert (engine.kind, engine.bars, engine.z_size) == ("flat", 2, Z)
 
@@ -95,6 +117,8 @@ def test_flat_melody_bundle_matches_magenta_js(tmp_path, node_modules, shared_da
     np.testing.assert_array_equal(engine.codec.to_input(engine.tokens(clip)),
                                   np.asarray(js["converted"][0], np.float32))
     np.testing.assert_allclose(engine.encode([clip]), np.asarray(js["mu"]), atol=1e-4, rtol=0)
+    np.testing.assert_allclose(encode_converted(engine, js), np.asarray(js["mu"]), atol=1e-4,
+                               rtol=0)
 
 
 def test_hierarchical_melody_matches_magenta_js(tmp_path, node_modules, shared_data):
@@ -115,12 +139,16 @@ def test_hierarchical_melody_matches_magenta_js(tmp_path, node_modules, shared_d
     assert engine.kind == "hierarchical"
     np.testing.assert_array_equal(engine.decode_tokens(z, temperature=0.0), js_tokens(js, [90]))
     np.testing.assert_allclose(engine.encode([clip]), np.asarray(js["mu"]), atol=1e-4, rtol=0)
+    np.testing.assert_allclose(encode_converted(engine, js), np.asarray(js["mu"]), atol=1e-4,
+                               rtol=0)
 
 
 def test_drums_match_magenta_js(tmp_path, node_modules, shared_data):
-    """512-way drums: decoding is identical. Encoding: the encoder network agrees on our drum
-    roll; Magenta.js' own DrumsConverter writes its "no hit" column one step early (it sets
-    TensorBuffer index -1 of the *next* row), which we do not copy."""
+    """512-way drums, imported as ``python -m training.import_magenta``: decoding is identical.
+    Encoding: the encoder network agrees on both inputs, Magenta.js' encoder on our drum roll and
+    our bundle's encoder on Magenta.js' own roll (MusicVAE.encode); the rolls differ only where
+    Magenta.js' DrumsConverter writes its "no hit" column one step early (it sets TensorBuffer
+    index -1 of the *next* row), which we do not copy."""
     ckpt_dir = tmp_path / "drums_2bar"
     mjs.random_checkpoint(ckpt_dir, "drums", seed=5, bars=2, z=Z)
     ckpt = im.load_checkpoint(ckpt_dir)
@@ -132,7 +160,10 @@ def test_drums_match_magenta_js(tmp_path, node_modules, shared_data):
     js = mjs.run_magenta_js(node_modules, ckpt_dir, z=z, sequences=[mjs.note_sequence(clip)],
                             inputs=roll[None])
 
-    im.import_bundle(ckpt_dir, tmp_path / "bundle")
+    proc = run_module_cli(ckpt_dir, tmp_path / "bundle")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith(f"wrote {tmp_path / 'bundle'} (kind flat")
+    assert "Traceback" not in proc.stderr
     engine = Engine.load(tmp_path / "bundle")
     tokens = engine.decode_tokens(z, temperature=0.0)  # feeds back the 512-way one-hot
     np.testing.assert_array_equal(tokens, js_tokens(js, [512]))
@@ -147,6 +178,11 @@ def test_drums_match_magenta_js(tmp_path, node_modules, shared_data):
     np.testing.assert_array_equal(converted[:, :9], roll[:, :9])  # the same hits
     np.testing.assert_array_equal(converted[:-1, 9], roll[1:, 9])  # "no hit" shifted by one
     assert converted[-1, 9] == 0
+    assert not np.array_equal(converted, roll)  # the two inputs really differ ...
+    # ... and on Magenta.js' own input our exported encoder gives MusicVAE.encode's mean
+    np.testing.assert_allclose(encode_converted(engine, js), np.asarray(js["mu"]), atol=1e-4,
+                               rtol=0)
+    assert np.abs(np.asarray(js["mu"]) - np.asarray(js["inputs_mu"])).max() > 1e-3
 
 
 def trio_clip(shared_data: Path, drum_codec, bars: int = 2):
@@ -184,6 +220,8 @@ def test_hierarchical_trio_matches_magenta_js(tmp_path, node_modules, shared_dat
     np.testing.assert_array_equal(engine.codec.to_input(engine.tokens(clip)),
                                   np.asarray(js["converted"][0], np.float32))
     np.testing.assert_allclose(engine.encode([clip]), np.asarray(js["mu"]), atol=1e-4, rtol=0)
+    np.testing.assert_allclose(encode_converted(engine, js), np.asarray(js["mu"]), atol=1e-4,
+                               rtol=0)
 
 
 # -- reading checkpoints -----------------------------------------------------------------------
@@ -204,6 +242,30 @@ def test_quantized_and_sharded_weights_are_read(tmp_path):
     weights = im.read_tfjs_weights(tmp_path)
     np.testing.assert_allclose(weights["q"].ravel(), values, atol=scale / 2 + 1e-6)
     np.testing.assert_array_equal(weights["plain"], plain)
+
+
+@pytest.mark.parametrize("kind", ["melody", "hier_melody"])
+def test_sigma_is_softplus_of_the_checkpoints_sigma_dense(tmp_path, kind):
+    """Magenta.js never computes sigma, so the parity tests cannot see it: check the converted
+    model's sigma against numpy ``softplus(h @ K + b)`` with the checkpoint's own sigma kernel, on
+    the encoder output ``h`` for random inputs (flat and 2-level hierarchical encoders)."""
+    mjs.random_checkpoint(tmp_path / "ckpt", kind, seed=11, bars=2, z=Z, enc=16, dec=(16,))
+    ckpt = im.load_checkpoint(tmp_path / "ckpt")
+    assert ckpt.arch.has_sigma
+    model = im.convert(ckpt)
+    rng = np.random.default_rng(12)
+    inputs = torch.from_numpy(rng.random((3, 32, ckpt.arch.input_depth), dtype=np.float32))
+    lengths = torch.full((3,), 32, dtype=torch.int64)
+    with torch.no_grad():
+        final, _ = model.encoder(inputs, lengths)
+        mu, sigma = model.encode(inputs, lengths)
+    h = final.numpy().astype(np.float64)
+    kernel, bias = ckpt.weights["encoder/sigma/kernel"], ckpt.weights["encoder/sigma/bias"]
+    pre = h @ kernel + bias
+    assert np.abs(pre).max() > 1.0  # far enough from 0 that softplus is not near-linear
+    np.testing.assert_allclose(sigma.numpy(), np.logaddexp(0.0, pre), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(mu.numpy(), h @ ckpt.weights["encoder/mu/kernel"] +
+                               ckpt.weights["encoder/mu/bias"], rtol=1e-5, atol=1e-6)
 
 
 def test_lstm_layout_round_trip():
@@ -236,6 +298,8 @@ def _run_cli(capsys, *argv) -> tuple[int, str]:
     ("truncated_shard", "shards end before"),
     ("missing_variable", "decoder/output_projection/bias is missing"),
     ("control_inputs", "conditioned models (control inputs) are not supported"),
+    ("flat_trio", "flat trio models (TrioConverter without numSegments) are not supported by "
+                  "latentbridge"),
 ])
 def test_broken_checkpoints_get_one_line(tmp_path, capsys, breakage, message):
     ckpt = tmp_path / "ckpt"
@@ -244,11 +308,15 @@ def test_broken_checkpoints_get_one_line(tmp_path, capsys, breakage, message):
         ckpt = tmp_path / "nothing here"
     elif breakage == "no_config":
         (ckpt / "config.json").unlink()
-    elif breakage in ("wrong_type", "multitrack", "chords"):
+    elif breakage in ("wrong_type", "multitrack", "chords", "flat_trio"):
         if breakage == "wrong_type":
             config["type"] = "MusicRNN"
         elif breakage == "multitrack":
             config["dataConverter"]["type"] = "MultitrackConverter"
+        elif breakage == "flat_trio":  # what Magenta.js runs with 3 split decoders, no conductor
+            melody = {"minPitch": 21, "maxPitch": 108}
+            config["dataConverter"] = {"type": "TrioConverter", "args": {
+                "melArgs": melody, "bassArgs": melody, "drumsArgs": {}, "numSteps": 16}}
         else:
             config["chordEncoder"] = "PitchChordEncoder"
         (ckpt / "config.json").write_text(json.dumps(config))
@@ -282,3 +350,46 @@ def test_cli_pt_only_writes_a_loadable_checkpoint(tmp_path, capsys):
     model = im.convert(im.load_checkpoint(ckpt))
     for name, value in model.state_dict().items():
         assert torch.equal(saved["model_state"][name], value)
+
+
+def test_module_cli_on_a_folder_without_config_json(tmp_path):
+    """``python -m training.import_magenta`` on a folder that is not a checkpoint: one line on
+    stderr, exit status 2, no traceback, nothing written."""
+    ckpt = tmp_path / "not_a_checkpoint"
+    mjs.random_checkpoint(ckpt, "melody", bars=1, z=4, enc=4, dec=(4,))
+    (ckpt / "config.json").unlink()
+    proc = run_module_cli(ckpt, tmp_path / "out")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"error: {ckpt / 'config.json'}: missing (not a Magenta.js " \
+                                  "checkpoint folder?)"
+    assert proc.stdout == ""
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_node_skips_for_a_developer_and_fails_in_ci(tmp_path, monkeypatch):
+    """Without node/npm on PATH the parity tests skip with the reason, except under CI (``CI``
+    set, as ``.ci/run`` runs) or ``LATENTBRIDGE_REQUIRE_NODE=1``, where they fail."""
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no node, no npm
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("LATENTBRIDGE_REQUIRE_NODE", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="node and npm not on PATH"):
+        mjs.ensure_magenta_js(tmp_path / "cache")
+    for name, value in (("CI", "true"), ("LATENTBRIDGE_REQUIRE_NODE", "1")):
+        with monkeypatch.context() as env:
+            env.setenv(name, value)
+            with pytest.raises(pytest.fail.Exception, match="required here") as failure:
+                mjs.ensure_magenta_js(tmp_path / "cache")
+            assert "\n" not in str(failure.value)
+    assert not (tmp_path / "cache").exists()
+
+
+def test_npm_lock_file_pins_magenta_music():
+    """The committed package.json / package-lock.json install exactly the version the harness
+    and docs/magenta.md name (``npm ci`` refuses a lock file out of step with package.json)."""
+    package = json.loads(mjs.PACKAGE_JSON.read_text())
+    lock = json.loads(mjs.PACKAGE_LOCK.read_text())
+    assert package["dependencies"] == {"@magenta/music": mjs.MAGENTA_MUSIC_VERSION}
+    assert lock["packages"][""]["dependencies"] == package["dependencies"]
+    assert lock["packages"]["node_modules/@magenta/music"]["version"] == mjs.MAGENTA_MUSIC_VERSION
+    assert all("integrity" in entry for name, entry in lock["packages"].items()
+               if name and not entry.get("link"))
