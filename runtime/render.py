@@ -6,11 +6,14 @@
     $ python -m runtime.render interpolate a.mid b.mid --steps 7 -o path/
     $ python -m runtime.render reconstruct tune.mid -o tune_again.mid
     $ python -m runtime.render vary tune.mid -n 5 --amount 0.3
+    $ python -m runtime.render interpolate                    # no files: between two prior samples
 
 ``--model`` takes a shipped name (mel_2bar, drums_2bar, mel_16bar, trio_16bar, notes_poly) or a
 bundle folder. ``--bars`` longer than the model's own length concatenates several generations
 (inputs are cut into model-length pieces, each piece handled on its own). ``-o`` is a .mid file
 (several results get ``_01``, ``_02``... suffixes) or a folder. Every path written is printed.
+Without input files, interpolate, reconstruct and vary start from clips sampled from the prior
+(with ``--seed``, the same ones each time), so every command runs with no argument at all.
 Bad input (missing or corrupt .mid, bad flag, broken bundle) prints one line on stderr and exits
 with status 2; nothing is half-written (results are computed first, each file lands atomically).
 
@@ -67,18 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p = sub.add_parser("interpolate", help="slerp path between two clips",
                        description="Interpolate between two MIDI files along the latent slerp path (ends included).")
-    p.add_argument("start", help="first .mid file")
-    p.add_argument("end", help="second .mid file")
+    p.add_argument("start", nargs="?", help="first .mid file (neither: two samples from the prior)")
+    p.add_argument("end", nargs="?", help="second .mid file")
     p.add_argument("--steps", type=int, default=5, help="clips on the path, ends included (default 5)")
     p.add_argument("--join", action="store_true", help="write the whole path one after another into one file")
     common(p)
     p = sub.add_parser("reconstruct", help="encode and decode a clip",
                        description="Encode a MIDI file to its latent code and decode it again.")
-    p.add_argument("input", help=".mid file")
+    p.add_argument("input", nargs="?", help=".mid file (default: a sample from the prior)")
     common(p)
     p = sub.add_parser("vary", help="variations around a clip",
                        description="Variations of a MIDI file: its code moved towards random codes.")
-    p.add_argument("input", help=".mid file")
+    p.add_argument("input", nargs="?", help=".mid file (default: a sample from the prior)")
     p.add_argument("-n", "--num", type=int, default=3, help="number of variations (default 3)")
     p.add_argument("--amount", type=float, default=0.3,
                    help="0 = the clip itself, 1 = unrelated samples (default 0.3)")
@@ -99,6 +102,8 @@ def _check_args(args) -> None:
         raise RenderError(f"--steps must be at least 2, got {args.steps}")
     if not 0 <= getattr(args, "amount", 0) <= 1:
         raise RenderError(f"--amount must be in 0..1, got {args.amount}")
+    if args.command == "interpolate" and (args.start is None) != (args.end is None):
+        raise RenderError("interpolate takes two .mid files (or none: two samples from the prior)")
 
 
 def _read(path: str) -> Clip:
@@ -108,6 +113,18 @@ def _read(path: str) -> Clip:
         return read_midi(path)
     except MidiError as exc:
         raise RenderError(str(exc)) from None
+
+
+def _inputs(args, engine, paths: list, chunks: int) -> list[Clip]:
+    """The input clips: read from ``paths``, or (no paths given) sampled from the prior, each
+    ``chunks`` model lengths long; the note on stderr says which."""
+    if paths[0] is not None:
+        return [_read(path) for path in paths]
+    seed = None if args.seed is None else args.seed + 104729
+    clips = engine.sample(n=len(paths) * chunks, temperature=1.0, seed=seed)
+    print(f"no input file: starting from {len(paths)} sample(s) of {engine.name} from the prior",
+          file=sys.stderr)
+    return [Clip.concat(clips[i * chunks:(i + 1) * chunks]) for i in range(len(paths))]
 
 
 def _pieces(clip: Clip, engine, chunks: int) -> list[Clip]:
@@ -136,7 +153,7 @@ def render(args) -> list[tuple[str, Clip]]:
         for i in range(args.num):
             results.append((f"{stem}_{i + 1:02d}", Clip.concat(clips[i * chunks:(i + 1) * chunks])))
     elif args.command == "interpolate":
-        a, b = _read(args.start), _read(args.end)
+        a, b = _inputs(args, engine, [args.start, args.end], chunks)
         args.input_tempo = a.tempo
         paths = [engine.interpolate(pa, pb, n=args.steps, temperature=temperature, seed=_seed(args.seed, i))
                  for i, (pa, pb) in enumerate(zip(_pieces(a, engine, chunks), _pieces(b, engine, chunks)))]
@@ -147,12 +164,12 @@ def render(args) -> list[tuple[str, Clip]]:
         else:
             results += [(f"{stem}_{k + 1:02d}", clip) for k, clip in enumerate(steps)]
     elif args.command == "reconstruct":
-        clip = _read(args.input)
+        clip, = _inputs(args, engine, [args.input], chunks)
         args.input_tempo = clip.tempo
         z = engine.encode(_pieces(clip, engine, chunks))
         results.append((stem, Clip.concat(engine.decode(z, temperature=temperature, seed=args.seed))))
     else:  # vary
-        clip = _read(args.input)
+        clip, = _inputs(args, engine, [args.input], chunks)
         args.input_tempo = clip.tempo
         per_piece = [engine.vary(p, n=args.num, amount=args.amount, temperature=temperature,
                                  seed=_seed(args.seed, i))

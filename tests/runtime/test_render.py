@@ -105,3 +105,26 @@ def test_bad_input_is_one_line(tmp_path, tunes, capsys):
     _one_line_error_inprocess(capsys, ["sample", "--temperature", "-1", "-o", str(out)], "temperature")
     _one_line_error_inprocess(capsys, ["sample", "-n", "0", "-o", str(out)], "-n")
     assert not out.exists() and not (tmp_path / "latentbridge-out").exists()
+
+
+@pytest.mark.parametrize("command,count", [("interpolate", 5), ("reconstruct", 1), ("vary", 3)])
+def test_every_command_runs_with_no_arguments(tmp_path, command, count):
+    """No input file: the inputs are samples from the prior, said on stderr; seeded = repeatable."""
+    first = render(command, "--seed", 4, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "no input file: starting from" in first.stderr and "Traceback" not in first.stderr
+    written = sorted((tmp_path / "latentbridge-out").glob("*.mid"))
+    assert len(written) == count and len(first.stdout.split()) == count
+    notes = [read_midi(p).notes for p in written]
+    again = render(command, "--seed", 4, "-o", "again", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert [read_midi(p).notes for p in sorted((tmp_path / "again").glob("*.mid"))] == notes
+    if command == "interpolate":   # the path's ends are the two (different) prior samples
+        assert notes[0] != notes[-1]
+
+
+def test_interpolate_with_one_file_is_one_line(tmp_path, tunes):
+    proc = render("interpolate", tunes[0], cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == "error: interpolate takes two .mid files (or none: two samples from the prior)"
+    assert not (tmp_path / "latentbridge-out").exists()
