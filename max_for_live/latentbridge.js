@@ -10,7 +10,8 @@
 //   outlet 0  OSC messages to [udpsend 127.0.0.1 9000] ("/lb/clip/notes A 60 0. 1. 100 ...")
 //   outlet 1  notes to play: "note pitch velocity duration_ms delay_ms" -> [pipe] -> [makenote],
 //             and "clear" to drop what is queued
-//   outlet 2  feedback for the UI: "status <text>", "models <name>...", "connected 0|1"
+//   outlet 2  feedback for the UI: "status <text>", "connected 0|1", "models <name>..." (the
+//             Model menu's items) and "model <index>" (the menu item to show, without output)
 //
 // Everything Max provides (outlet, post, LiveAPI, Task) is injected, so the same file runs
 // under node against a simulated Live:
@@ -28,7 +29,7 @@ var DEFAULTS = {
     replyPort: 9001,           // [udpreceive] port, told to the bridge in /lb/hello
     chunkNotes: 100,           // notes per /lb/clip/notes datagram (docs/osc.md: 100 is safe)
     pingTimeoutMs: 1000,       // no /lb/pong within this -> "bridge not running"
-    pingEveryMs: 3000,         // keep-alive while connected
+    pingEveryMs: 3000,         // keep-alive while connected, retry (hello + ping) while not
     tickMs: 20,                // playhead poll for streamed bars
     lookaheadMs: 60,           // notes starting within this window go to [pipe] now
     lateBeats: 0.25,           // notes later than this are dropped, not played out of time
@@ -50,11 +51,16 @@ function createDevice(env) {
 
     var state = {
         connected: false,
+        shownConnected: null,   // what the LED shows (null: nothing sent yet)
+        statusText: null,       // what the status line shows
         waitingPong: false,
         pingSentAt: 0,
         lastPongAt: -1,
         models: [],
-        model: "",
+        model: "",              // the model the bridge reports loaded
+        chosenModel: "",        // the model picked in the Model menu, loaded again on reconnect
+        loadingModel: "",       // asked for with /lb/model, no /lb/model/loaded yet
+        syncModel: false,       // after a (re)connect: compare chosenModel with the bridge's
         writeOnResult: false,
         result: null,           // {id, length, count, notes} while a /lb/result arrives
         lastResult: null,
@@ -78,8 +84,16 @@ function createDevice(env) {
     }
 
     function status(text) {
+        state.statusText = text;
         ui("status", [text]);
         post("latentbridge: " + text + "\n");
+    }
+
+    function showConnected(on) {
+        state.connected = on;
+        if (state.shownConnected === on) return;
+        state.shownConnected = on;
+        ui("connected", [on ? 1 : 0]);
     }
 
     function first(value) {
@@ -87,8 +101,9 @@ function createDevice(env) {
         return (value && typeof value === "object" && "length" in value) ? value[0] : value;
     }
 
+    // Max's constructor is LiveAPI([callback], [path]): without a callback, pass the path alone.
     function api(path, callback) {
-        return new env.LiveAPI(callback || null, path);
+        return callback ? new env.LiveAPI(callback, path) : new env.LiveAPI(path);
     }
 
     function exists(obj) {
@@ -121,32 +136,64 @@ function createDevice(env) {
         task("pingTimeout", checkPong, cfg.pingTimeoutMs, false);
     }
 
+    // No pong in time: the bridge is gone (or never came). The keep-alive task keeps retrying
+    // every pingEveryMs; the hint stays on the status line (posted once, not every retry).
     function checkPong() {
         if (!state.waitingPong) return;
         state.waitingPong = false;
-        if (state.connected || state.lastPongAt < 0) {
-            state.connected = false;
-            ui("connected", [0]);
-        }
-        status(cfg.startHint);
+        showConnected(false);
+        if (state.statusText !== cfg.startHint) status(cfg.startHint);
     }
 
-    function onPong() {
+    function keepAlive() {
+        if (state.connected) ping();
+        else connect();       // a restarted bridge needs the hello again to find our port
+    }
+
+    // A pong, or the /lb/hello reply (which names the bridge's model). On (re)connect the
+    // settings go to the bridge again, and the chosen model if the bridge has another one: the
+    // hello reply says which it has; after a bare pong the /lb/status reply does.
+    function onPong(model) {
         var wasConnected = state.connected;
         state.waitingPong = false;
         state.lastPongAt = now();
-        state.connected = true;
-        if (!wasConnected) {
-            ui("connected", [1]);
-            status("connected to the bridge");
-            resendSettings();
+        if (model !== undefined) state.model = String(model);
+        if (wasConnected) return;
+        showConnected(true);
+        status("connected to the bridge");
+        state.syncModel = true;
+        if (model !== undefined) onBridgeModel(model);
+        else send("/lb/status");
+        resendSettings();
+    }
+
+    function onBridgeModel(name) {
+        state.model = String(name);
+        if (!state.syncModel) return;
+        state.syncModel = false;
+        if (state.chosenModel && state.chosenModel !== state.model &&
+            state.chosenModel !== state.loadingModel) {
+            loadModel(state.chosenModel);
         }
+    }
+
+    function loadModel(name) {
+        state.loadingModel = name;
+        status("loading " + name + " ...");
+        send("/lb/model", [name]);
+    }
+
+    function showModelInMenu() {
+        var index = state.models.indexOf(state.model);
+        if (index >= 0) ui("model", [index]);
     }
 
     // --- Live: finding clips and the device's track ------------------------------------------
 
     // The clip to capture: the one in the detail view (Session or Arrangement), else the
-    // highlighted Session slot's clip, else the clip playing on the device's own track.
+    // highlighted Session slot's clip, else the clip playing on the device's own track: its
+    // Session clip (which overrides the Arrangement), else, while the song plays, the
+    // Arrangement clip under the playhead.
     function findSourceClip() {
         var clip = api("live_set view detail_clip");
         if (exists(clip)) return clip;
@@ -156,12 +203,27 @@ function createDevice(env) {
             if (exists(clip)) return clip;
         }
         var track = findTrack();
-        if (track) {
-            var playing = first(track.get("playing_slot_index"));
-            if (playing >= 0) {
-                clip = api(track.unquotedpath + " clip_slots " + playing + " clip");
-                if (exists(clip)) return clip;
-            }
+        if (!track) return null;
+        var playing = first(track.get("playing_slot_index"));
+        if (playing >= 0) {
+            clip = api(track.unquotedpath + " clip_slots " + playing + " clip");
+            if (exists(clip)) return clip;
+        }
+        return playingArrangementClip(track);
+    }
+
+    // Track.arrangement_clips (Live 11+): the clip with start_time <= song time < end_time.
+    function playingArrangementClip(track) {
+        var song = api("live_set");
+        if (first(song.get("is_playing")) != 1) return null;
+        var beat = Number(first(song.get("current_song_time")));
+        var count = track.getcount("arrangement_clips");
+        for (var i = 0; i < count; i++) {
+            var clip = api(track.unquotedpath + " arrangement_clips " + i);
+            if (!exists(clip)) continue;
+            var start = Number(first(clip.get("start_time")));
+            var end = Number(first(clip.get("end_time")));
+            if (start <= beat && beat < end) return clip;
         }
         return null;
     }
@@ -413,13 +475,17 @@ function createDevice(env) {
     // must not fire them.
     var BUTTONS = {connect: 1, capture: 1, capture_a: 1, capture_b: 1, generate: 1, write: 1};
 
-    // The last value of each setting, sent again whenever the bridge (re)appears.
-    var SETTINGS = ["mode", "position", "temperature", "amount", "bars", "seed"];
+    // The last value of each setting, sent again whenever the bridge (re)appears; stream last,
+    // so a resumed stream starts with the other settings in place. The chosen model follows
+    // separately (onBridgeModel), only when the bridge has another one loaded.
+    var SETTINGS = ["mode", "position", "temperature", "amount", "bars", "seed", "stream"];
 
     function resendSettings() {
         for (var i = 0; i < SETTINGS.length; i++) {
             var value = state.settings[SETTINGS[i]];
-            if (value !== undefined) control(SETTINGS[i], [value]);
+            if (value === undefined) continue;
+            if (SETTINGS[i] === "bars" && state.loadingModel) continue;  // after /lb/model/loaded
+            control(SETTINGS[i], [value]);
         }
     }
 
@@ -437,11 +503,13 @@ function createDevice(env) {
             return send("/lb/mode", [mode]);
         }
         if (name === "model") {
-            var model = typeof value === "number" ? state.models[value] : String(value);
+            var model = typeof value === "number" ? state.models[Math.round(value)] : String(value);
             if (model === undefined) return post("latentbridge: no model " + value + " yet\n");
-            state.model = model;
-            status("loading " + model + " ...");
-            return send("/lb/model", [model]);
+            // Refilling the menu (or restoring it) may send the item it shows: the loaded model
+            // (the bridge lists it first) or the one being loaded. Do not load it again.
+            if (model === state.model || model === state.loadingModel) return;
+            state.chosenModel = model;
+            return loadModel(model);
         }
         if (name === "position") return send("/lb/position", [asFloat(value)]);
         if (name === "temperature") return send("/lb/temperature", [asFloat(value)]);
@@ -468,26 +536,47 @@ function createDevice(env) {
         if (name.charAt(0) !== "/") return control(name, args);
         if (name === "/lb/pong") return onPong();
         if (name === "/lb/hello") {
-            onPong();
-            return status("bridge " + args[0] + (args[1] ? ", model " + args[1] : ""));
+            var loading = state.loadingModel;
+            onPong(args[1]);
+            status("bridge " + args[0] + (args[1] ? ", model " + args[1] : ""));
+            // a reconnect that reloads the chosen model: say so last
+            if (state.loadingModel && state.loadingModel !== loading) {
+                status("loading " + state.loadingModel + " ...");
+            }
+            return;
         }
         if (name === "/lb/models") {
             state.models = args.map(String);
-            return ui("models", state.models);
+            if (state.models.length) state.model = state.models[0];   // docs/osc.md: loaded first
+            ui("models", state.models);
+            return showModelInMenu();
         }
         if (name === "/lb/model/loaded") {
             state.model = String(args[0]);
+            if (state.loadingModel === state.model) state.loadingModel = "";
+            showModelInMenu();
+            // /lb/bars is checked against the loaded model: a value refused by the previous
+            // one (e.g. 8 bars on a 2-bar model) is sent again now that it fits.
+            var bars = state.settings.bars;
+            if (bars !== undefined && Math.round(bars) <= Number(args[2])) control("bars", [bars]);
             return status("model " + args[0] + " (" + args[1] + ", " + args[2] + " bars)");
         }
         if (name === "/lb/status") {
-            state.model = String(args[0]);
+            onBridgeModel(args[0]);
             return ui("bridge", args);
         }
         if (name === "/lb/clip/ok") return status("slot " + args[0] + ": " + args[1] + " notes encoded");
         if (name.indexOf("/lb/result/") === 0) return onResult(name, args);
         if (name === "/lb/bar") return onBar(args);
         if (name === "/lb/bar/end") return onBarEnd(args);
-        if (name === "/lb/error") return status("error " + args[0] + ": " + args.slice(1).join(" "));
+        if (name === "/lb/error") {
+            if (args[0] === "/lb/model") {       // a model that does not load is not retried
+                if (state.chosenModel === state.loadingModel) state.chosenModel = "";
+                state.loadingModel = "";
+                showModelInMenu();
+            }
+            return status("error " + args[0] + ": " + args.slice(1).join(" "));
+        }
         post("latentbridge: ignored " + name + "\n");
     }
 
@@ -498,14 +587,18 @@ function createDevice(env) {
         state.ready = true;
         reportTransport(true);
         task("tick", tick, cfg.tickMs, true);
-        task("keepalive", function () { if (state.connected) ping(); }, cfg.pingEveryMs, true);
+        task("keepalive", keepAlive, cfg.pingEveryMs, true);
         connect();
     }
 
+    // The device is deleted: stop the timers and detach the observers (an empty property ends
+    // the observation) so Live stops calling into a dead script.
     function free() {
         for (var name in state.tasks) state.tasks[name].cancel();
         state.tasks = {};
+        for (var i = 0; i < state.observers.length; i++) state.observers[i].property = "";
         state.observers = [];
+        state.ready = false;
     }
 
     return {init: init, handle: handle, tick: tick, free: free, state: state,

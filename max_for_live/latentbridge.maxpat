@@ -99,7 +99,7 @@
 				"box" : {
 					"id" : "obj-routeplay",
 					"maxclass" : "newobj",
-					"numinlets" : 2,
+					"numinlets" : 3,
 					"numoutlets" : 3,
 					"patching_rect" : [ 230.0, 360.0, 100.0, 22.0 ],
 					"outlettype" : [ "", "", "" ],
@@ -177,9 +177,9 @@
 					"id" : "obj-midiformat",
 					"maxclass" : "newobj",
 					"numinlets" : 7,
-					"numoutlets" : 1,
+					"numoutlets" : 2,
 					"patching_rect" : [ 230.0, 560.0, 90.0, 22.0 ],
-					"outlettype" : [ "int" ],
+					"outlettype" : [ "int", "" ],
 					"text" : "midiformat"
 				}
 			},
@@ -187,18 +187,18 @@
 				"box" : {
 					"id" : "obj-routeui",
 					"maxclass" : "newobj",
-					"numinlets" : 2,
-					"numoutlets" : 4,
-					"patching_rect" : [ 420.0, 360.0, 180.0, 22.0 ],
-					"outlettype" : [ "", "", "", "" ],
-					"text" : "route status connected models"
+					"numinlets" : 5,
+					"numoutlets" : 5,
+					"patching_rect" : [ 420.0, 360.0, 220.0, 22.0 ],
+					"outlettype" : [ "", "", "", "", "" ],
+					"text" : "route status connected models model"
 				}
 			},
 			{
 				"box" : {
 					"id" : "obj-setstatus",
 					"maxclass" : "newobj",
-					"numinlets" : 2,
+					"numinlets" : 1,
 					"numoutlets" : 1,
 					"patching_rect" : [ 420.0, 400.0, 75.0, 22.0 ],
 					"outlettype" : [ "" ],
@@ -209,7 +209,7 @@
 				"box" : {
 					"id" : "obj-setled",
 					"maxclass" : "newobj",
-					"numinlets" : 2,
+					"numinlets" : 1,
 					"numoutlets" : 1,
 					"patching_rect" : [ 500.0, 400.0, 75.0, 22.0 ],
 					"outlettype" : [ "" ],
@@ -220,11 +220,22 @@
 				"box" : {
 					"id" : "obj-setmodels",
 					"maxclass" : "newobj",
-					"numinlets" : 2,
+					"numinlets" : 1,
 					"numoutlets" : 1,
 					"patching_rect" : [ 580.0, 400.0, 150.0, 22.0 ],
 					"outlettype" : [ "" ],
 					"text" : "prepend _parameter_range"
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-setmodel",
+					"maxclass" : "newobj",
+					"numinlets" : 1,
+					"numoutlets" : 1,
+					"patching_rect" : [ 740.0, 400.0, 75.0, 22.0 ],
+					"outlettype" : [ "" ],
+					"text" : "prepend set"
 				}
 			},
 			{
@@ -291,7 +302,7 @@
 				"box" : {
 					"id" : "obj-pre_connect",
 					"maxclass" : "newobj",
-					"numinlets" : 2,
+					"numinlets" : 1,
 					"numoutlets" : 1,
 					"patching_rect" : [ 20.0, 180.0, 120.0, 22.0 ],
 					"outlettype" : [ "" ],
@@ -328,7 +339,7 @@
 				"box" : {
 					"id" : "obj-pre_model",
 					"maxclass" : "newobj",
-					"numinlets" : 2,
+					"numinlets" : 1,
 					"numoutlets" : 1,
 					"patching_rect" : [ 90.0, 210.0, 120.0, 22.0 ],
 					"outlettype" : [ "" ],
@@ -369,7 +380,7 @@
 				"box" : {
 					"id" : "obj-pre_mode",
 					"maxclass" : "newobj",
-					"numinlets" : 2,
+					"numinlets" : 1,
 					"numoutlets" : 1,
 					"patching_rect" : [ 200.0, 240.0, 120.0, 22.0 ],
 					"outlettype" : [ "" ],
@@ -409,7 +420,7 @@
 				"box" : {
 					"id" : "obj-pre_capture_a",
 					"maxclass" : "newobj",
-					"numinlets" : 2,
+					"numinlets" : 1,
 					"numoutlets" : 1,
 					"patching_rect" : [ 20.0, 270.0, 120.0, 22.0 ],
 					"outlettype" : [ "" ],
@@ -449,7 +460,7 @@
 				"box" : {
 					"id" : "obj-pre_capture_b",
 					"maxclass" : "newobj",
-					"numinlets" : 2,
+					"numinlets" : 1,
 					"numoutlets" : 1,
 					"patching_rect" : [ 90.0, 300.0, 120.0, 22.0 ],
 					"outlettype" : [ "" ],
@@ -489,7 +500,7 @@
 				"box" : {
 					"id" : "obj-pre_position",
 					"maxclass" : "newobj",
-					"numinlets" : 2,
+					"numinlets" : 1,
 					"numoutlets" : 1,
 					"patching_rect" : [ 160.0, 330.0, 120.0, 22.0 ],
 					"outlettype" : [ "" ],
@@ -529,7 +540,7 @@
 				"box" : {
 					"id" : "obj-pre_temperature",
 					"maxclass" : "newobj",
-					"numinlets" : 2,
+					"numinlets" : 1,
 					"numoutlets" : 1,
 					"patching_rect" : [ 210.0, 360.0, 120.0, 22.0 ],
 					"outlettype" : [ "" ],
@@ -569,7 +580,7 @@
 				"box" : {
 					"id" : "obj-pre_amount",
 					"maxclass" : "newobj",
-					"numinlets" : 2,
+					"numinlets" : 1,
 					"numoutlets" : 1,
 					"patching_rect" : [ 260.0, 390.0, 120.0, 22.0 ],
 					"outlettype" : [ "" ],
@@ -609,7 +620,7 @@
 				"box" : {
 					"id" : "obj-pre_bars",
 					"maxclass" : "newobj",
-					"numinlets" : 2,
+					"numinlets" : 1,
 					"numoutlets" : 1,
 					"patching_rect" : [ 310.0, 420.0, 120.0, 22.0 ],
 					"outlettype" : [ "" ],
@@ -648,7 +659,7 @@
 				"box" : {
 					"id" : "obj-pre_stream",
 					"maxclass" : "newobj",
-					"numinlets" : 2,
+					"numinlets" : 1,
 					"numoutlets" : 1,
 					"patching_rect" : [ 360.0, 450.0, 120.0, 22.0 ],
 					"outlettype" : [ "" ],
@@ -688,7 +699,7 @@
 				"box" : {
 					"id" : "obj-pre_write",
 					"maxclass" : "newobj",
-					"numinlets" : 2,
+					"numinlets" : 1,
 					"numoutlets" : 1,
 					"patching_rect" : [ 390.0, 480.0, 120.0, 22.0 ],
 					"outlettype" : [ "" ],
@@ -853,6 +864,24 @@
 				"patchline" : {
 					"source" : [ "obj-routeui", 2 ],
 					"destination" : [ "obj-setmodels", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-routeui", 3 ],
+					"destination" : [ "obj-setmodel", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-setmodels", 0 ],
+					"destination" : [ "obj-model", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-setmodel", 0 ],
+					"destination" : [ "obj-model", 0 ]
 				}
 			},
 			{

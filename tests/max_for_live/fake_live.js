@@ -1,12 +1,16 @@
 // A simulated Live for running max_for_live/latentbridge.js under node.
 //
-// It imitates the parts of Max's LiveAPI the device uses: path resolution (aliases such as
-// "live_set view detail_clip", "this_device", "... canonical_parent"), get/set/call/getcount,
-// `id`, `type`, `unquotedpath`, and property observers. Clips hold notes in the dictionary
-// format of Live 11's get_notes_extended / add_new_notes. A virtual clock drives Task.
+// It imitates the parts of Max's LiveAPI the device uses: the constructor forms
+// `new LiveAPI(path)` and `new LiveAPI(callback, path)` (anything else throws), path
+// resolution (aliases such as "live_set view detail_clip", "this_device",
+// "... canonical_parent"), get/set/call/getcount, `id`, `type`, `unquotedpath`, and property
+// observers (`obj.property = name` observes, `= ""` stops). Clips hold notes in the dictionary
+// format of Live 11's get_notes_extended / add_new_notes; Arrangement clips have start_time and
+// end_time in song beats. A virtual clock drives Task.
 //
 //   const {FakeLive} = require("./fake_live.js");
-//   const live = new FakeLive({tracks: [{clips: {0: {length: 8, notes: [...]}}}]});
+//   const live = new FakeLive({tracks: [{clips: {0: {length: 8, notes: [...]}},
+//                                        arrangement: [{start_time: 16, length: 8, notes: [...]}]}]});
 //   const device = createDevice({LiveAPI: live.LiveAPI, Task: live.Task, now: () => live.time, ...});
 //   live.setSong("is_playing", 1);   // fires the observers
 //   live.advance(100);               // runs due Tasks
@@ -37,7 +41,10 @@ class FakeLive {
       }
       Object.entries(t.clips || {}).forEach(([s, clip]) => this._addClip(`${path} clip_slots ${s}`, clip));
       (t.arrangement || []).forEach((clip, ci) => {
-        this._add(`${path} arrangement_clips ${ci}`, "Clip", this._clipProps(clip, 1), {}, clip.notes);
+        const props = Object.assign(this._clipProps(clip, 1), {start_time: clip.start_time || 0});
+        // Clip.end_time of an Arrangement clip: its right edge in the song (LOM reference).
+        props.end_time = clip.end_time === undefined ? props.start_time + clip.length : clip.end_time;
+        this._add(`${path} arrangement_clips ${ci}`, "Clip", props, {}, clip.notes);
       });
       if (t.device) this.aliases["this_device"] = `${path} devices 0`;
       this._add(`${path} devices 0`, "Device", {name: "latentbridge"});
@@ -52,8 +59,21 @@ class FakeLive {
     if (spec.detail_clip) this.aliases["live_set view detail_clip"] = spec.detail_clip;
     if (spec.highlighted_clip_slot) this.aliases["live_set view highlighted_clip_slot"] = spec.highlighted_clip_slot;
     const live = this;
-    // LiveAPI(callback, path): a constructor the device calls with `new`.
-    this.LiveAPI = function (callback, path) { return new FakeLiveAPI(live, callback, path); };
+    // Max's constructor: new LiveAPI([callback], [path]). A first argument that is not a
+    // function is the path; a second argument then has no meaning (e.g. LiveAPI(null, path)).
+    this.constructed = [];
+    this.LiveAPI = function (first, path) {
+      if (typeof first === "function") {
+        live.constructed.push("callback, path");
+        return new FakeLiveAPI(live, first, path);
+      }
+      if (arguments.length > 1) {
+        throw new Error(`LiveAPI(${JSON.stringify(first)}, ${JSON.stringify(path)}): the callback must ` +
+                        "be a function; without one, call new LiveAPI(path)");
+      }
+      live.constructed.push("path");
+      return new FakeLiveAPI(live, null, first);
+    };
     this.Task = function (fn) { return new FakeTask(live, fn); };
   }
 
@@ -131,8 +151,12 @@ class FakeLiveAPI {
 
   get property() { return this._property; }
 
+  // Observing a property reports its value once at once, then on every change; setting a new
+  // name replaces the old observation and "" ends it.
   set property(name) {
     this._property = name;
+    this.live.observers = this.live.observers.filter(o => o !== this);
+    if (!name) return;
     this.live.observers.push(this);
     if (this.callback && this.obj) this.callback([name, this.obj.props[name]]);
   }

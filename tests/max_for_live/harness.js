@@ -3,8 +3,9 @@
 //   node harness.js scenario.json   -> prints {"outlets": [...], "calls": [...], "clips": {...}}
 //
 // scenario.json: {"live": <FakeLive spec>, "config": {...}, "clips_out": [paths to dump],
-//                 "steps": [{"init": true} | {"handle": name, "args": [...]} |
+//                 "steps": [{"init": true} | {"free": true} | {"handle": name, "args": [...]} |
 //                           {"advance": ms} | {"song": prop, "value": v}]}
+// The output also lists the properties still observed and the pending tasks' due times.
 "use strict";
 
 const fs = require("fs");
@@ -27,6 +28,7 @@ const device = createDevice({
 
 for (const step of scenario.steps || []) {
   if (step.init) device.init();
+  else if (step.free) device.free();
   else if (step.handle !== undefined) device.handle(step.handle, step.args || []);
   else if (step.advance !== undefined) live.advance(step.advance);
   else if (step.song !== undefined) live.setSong(step.song, step.value);
@@ -38,4 +40,7 @@ for (const p of scenario.clips_out || []) {
   const clip = live.clipAt(p);
   clips[p] = clip ? {props: clip.props, notes: clip.notes} : null;
 }
-process.stdout.write(JSON.stringify({outlets, calls: live.calls, clips, posts}));
+const observed = live.observers.map(o => o.property);
+const pending = live.tasks.filter(t => t.dueAt !== null).map(t => t.dueAt);
+process.stdout.write(JSON.stringify({outlets, calls: live.calls, clips, posts, observed, pending,
+                                     constructed: live.constructed}));

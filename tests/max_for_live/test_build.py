@@ -41,7 +41,7 @@ def test_pack_then_unpack_gives_the_same_patch(tmp_path):
     printed = build("unpack", device)
     assert json.loads(printed.stdout) == json.loads(PATCH.read_text())
     check = build("check", device)
-    assert check.returncode == 0 and check.stdout.strip().endswith("MIDI effect, 44 boxes, 46 lines, 11 parameters, ok")
+    assert check.returncode == 0 and check.stdout.strip().endswith("MIDI effect, 45 boxes, 49 lines, 11 parameters, ok")
 
 
 def test_unpack_reads_the_newer_mx_at_c_container(tmp_path):

@@ -302,3 +302,129 @@ def test_max_glue_runs_as_global_code_with_max_globals(node):
     assert [0, "/lb/hello", 9001] in log and [2, "connected", 1] in log
     assert log[-1] == [0, "/lb/temperature", 0.75]
     assert [2, "status", HINT] not in log                  # the pong arrived in time
+
+
+def test_capture_falls_back_to_the_arrangement_clip_under_the_playhead(run_device, melody, drums,
+                                                                       osc_contract, helpers):
+    """Nothing selected, no Session clip playing, the song plays: the device's track's
+    Arrangement clip with start_time <= current_song_time < end_time is captured."""
+    arrangement = [
+        {"start_time": 0.0, "length": 16.0, "name": "drums", "notes": helpers["live_notes"](drums.slice(0.0, 16.0))},
+        {"start_time": 16.0, "length": 24.0, "loop_start": 6.0, "name": "tune",
+         "notes": helpers["live_notes"](melody)},
+    ]
+    live = {"tracks": [track(arrangement=arrangement)], "song": {"is_playing": 1, "current_song_time": 16.0}}
+    out = run_device({"live": live, "steps": [{"init": True}, {"handle": "capture_a", "args": [1]}]})
+    _, got = uploaded_notes(datagrams(out, osc_contract, helpers), "A")
+    same_notes(got, [(n.pitch, n.start - 6.0, n.duration, n.velocity) for n in melody.notes if 6.0 <= n.start < 30.0])
+    assert out["status"][-1].endswith("(tune)")
+    call = next(c for c in out["calls"] if c["fn"] == "get_notes_extended")
+    assert call["path"] == f"{TRACK} arrangement_clips 1"
+
+    live["song"]["current_song_time"] = 15.99                # still inside the first clip
+    out = run_device({"live": live, "steps": [{"handle": "capture_b", "args": [1]}]})
+    _, got = uploaded_notes(datagrams(out, osc_contract, helpers), "B")
+    same_notes(got, [(n.pitch, n.start, n.duration, n.velocity) for n in drums.slice(0.0, 16.0).notes])
+
+    for song in ({"is_playing": 0, "current_song_time": 20.0},      # stopped: nothing "plays"
+                 {"is_playing": 1, "current_song_time": 40.0}):     # past the last clip's end
+        out = run_device({"live": dict(live, song=song), "steps": [{"handle": "capture_a", "args": [1]}]})
+        assert out["osc"] == [] and out["status"] == ["capture A: select a MIDI clip first"]
+
+
+def test_a_playing_session_clip_wins_over_the_arrangement(run_device, melody, drums, osc_contract, helpers):
+    live = {"tracks": [track({"1": {"length": melody.length, "notes": helpers["live_notes"](melody)}}, playing=1,
+                             arrangement=[{"start_time": 0.0, "length": 64.0,
+                                           "notes": helpers["live_notes"](drums.slice(0.0, 64.0))}])],
+            "song": {"is_playing": 1, "current_song_time": 8.0}}
+    out = run_device({"live": live, "steps": [{"handle": "capture_a", "args": [1]}]})
+    _, got = uploaded_notes(datagrams(out, osc_contract, helpers), "A")
+    same_notes(got, [(n.pitch, n.start, n.duration, n.velocity) for n in melody.notes])
+
+
+def test_model_menu_echoes_do_not_reload_the_model(run_device, osc_contract, helpers):
+    """Filling the menu may make it send the item it shows; only a real pick loads a model."""
+    out = run_device({"live": {"tracks": [track()]}, "steps": [
+        {"init": True}, {"handle": "/lb/hello", "args": ["0.1.0", "mel_2bar"]},
+        {"handle": "/lb/models", "args": ["mel_2bar", "drums_2bar", "mel_16bar"]},
+        {"handle": "model", "args": [0]},                       # the refilled menu re-sends index 0
+        {"handle": "model", "args": [1]},                       # the user picks drums_2bar
+        {"handle": "model", "args": [1]},                       # ... echoed while it loads
+        {"handle": "/lb/model/loaded", "args": ["drums_2bar", "drums", 2]},
+        {"handle": "/lb/models", "args": ["drums_2bar", "mel_2bar", "mel_16bar"]},   # loaded first
+        {"handle": "model", "args": [0]},                       # echo of the refill: drums_2bar
+        {"handle": "model", "args": [2]}]})                     # a second real pick
+    loads = [args for a, args, _ in datagrams(out, osc_contract, helpers) if a == "/lb/model"]
+    assert loads == [["drums_2bar"], ["mel_16bar"]]
+    menu = [m for m in out["ui"] if m[0] in ("models", "model")]
+    assert menu == [["models", "mel_2bar", "drums_2bar", "mel_16bar"], ["model", 0], ["model", 1],
+                    ["models", "drums_2bar", "mel_2bar", "mel_16bar"], ["model", 0]]
+
+
+def test_reconnect_pings_every_3_s_and_resends_stream_and_the_chosen_model(run_device, osc_contract, helpers):
+    steps = [{"init": True}, {"handle": "/lb/hello", "args": ["0.1.0", "mel_2bar"]},
+             {"handle": "/lb/models", "args": ["mel_2bar", "mel_16bar"]},
+             {"handle": "model", "args": [1]}, {"handle": "/lb/model/loaded", "args": ["mel_16bar", "melody", 16]},
+             {"handle": "bars", "args": [8]}, {"handle": "temperature", "args": [0.8]},
+             {"handle": "stream", "args": [1]},
+             {"advance": 12500},                                # the bridge went away before t=3000
+             {"handle": "/lb/hello", "args": ["0.1.0", "mel_2bar"]}]     # restarted with its default
+    out = run_device({"live": {"tracks": [track()]}, "steps": steps})
+    sent = [(o["t"], o["message"]) for o in out["outlets"] if o["outlet"] == 0]
+    datagrams(out, osc_contract, helpers)
+    # One keep-alive ping while connected, then hello + ping every 3 s while not.
+    assert [t for t, m in sent if m[0] == "/lb/ping"] == [0, 3000, 6000, 9000, 12000]
+    assert [t for t, m in sent if m[0] == "/lb/hello"] == [0, 6000, 9000, 12000]
+    hints = [o["t"] for o in out["outlets"] if o["message"] == ["status", HINT]]
+    assert hints == [4000]                                       # shown once, then it stays
+    statuses = [(o["t"], o["message"][1]) for o in out["outlets"] if o["message"][0] == "status"]
+    assert [s for t, s in statuses if 4000 <= t < 12500] == [HINT]
+    assert [m for m in out["ui"] if m[0] == "connected"] == [["connected", 1], ["connected", 0], ["connected", 1]]
+    # Back: the chosen model is loaded again (the restarted bridge has mel_2bar), the settings
+    # made before are sent again, stream last; bars waits for the 16-bar model (on mel_2bar
+    # the bridge would refuse 8 bars).
+    after = [m for t, m in sent if t == 12500]
+    assert after == [["/lb/model", "mel_16bar"], ["/lb/temperature", 0.8], ["/lb/stream", 1]]
+    assert out["status"][-2:] == ["bridge 0.1.0, model mel_2bar", "loading mel_16bar ..."]
+    out = run_device({"live": {"tracks": [track()]}, "steps": steps + [
+        {"handle": "/lb/model/loaded", "args": ["mel_16bar", "melody", 16]}]})
+    assert out["osc"][-1] == ["/lb/bars", 8]
+
+
+def test_reconnect_to_a_bridge_that_kept_the_model_does_not_reload_it(run_device):
+    """A late pong (bridge busy, not gone): the /lb/status reply says the model is still there."""
+    out = run_device({"live": {"tracks": [track()]}, "steps": [
+        {"init": True}, {"handle": "/lb/pong"}, {"handle": "/lb/models", "args": ["mel_2bar", "drums_2bar"]},
+        {"handle": "model", "args": [1]}, {"handle": "/lb/model/loaded", "args": ["drums_2bar", "drums", 2]},
+        {"advance": 4000}, {"handle": "/lb/pong"},
+        {"handle": "/lb/status", "args": ["drums_2bar", 0, 0, 0.0, 120.0, "sample", 0.5, 0.5, 2, 0, 0]}]})
+    assert [m for m in out["osc"] if m[0] == "/lb/model"] == [["/lb/model", "drums_2bar"]]
+    assert out["ui"][-1][0] == "bridge" and ["connected", 1] == [m for m in out["ui"] if m[0] == "connected"][-1]
+
+
+def test_free_detaches_observers_and_stops_timers(run_device):
+    out = run_device({"live": {"tracks": [track()]}, "steps": [
+        {"init": True}, {"handle": "/lb/pong"}, {"free": True},
+        {"song": "is_playing", "value": 1}, {"song": "tempo", "value": 90.0}, {"advance": 10000}]})
+    assert out["observed"] == [] and out["pending"] == []
+    freed_at = max(i for i, o in enumerate(out["outlets"]) if o["t"] == 0)
+    assert out["outlets"][freed_at + 1:] == []                # no transport, no ping, no status
+    alive = run_device({"live": {"tracks": [track()]}, "steps": [{"init": True}]})
+    assert sorted(alive["observed"]) == sorted(["is_playing", "current_song_time", "tempo",
+                                                "signature_numerator", "signature_denominator"])
+
+
+def test_liveapi_is_constructed_the_way_max_takes_it(run_device, node):
+    """new LiveAPI(path) without a callback, new LiveAPI(callback, path) with one."""
+    out = run_device({"live": {"tracks": [track({"0": {"length": 4, "notes": []}})],
+                               "detail_clip": f"{TRACK} clip_slots 0 clip"},
+                      "steps": [{"init": True}, {"handle": "capture_a", "args": [1]}]})
+    assert set(out["constructed"]) == {"path", "callback, path"}
+    assert out["constructed"].count("callback, path") == 5     # the transport observers
+    here = Path(__file__).resolve().parent
+    script = ("const {FakeLive} = require(process.argv[1]); const live = new FakeLive({});"
+              "try { new live.LiveAPI(null, 'live_set'); console.log('accepted'); }"
+              "catch (e) { console.log('refused'); }")
+    proc = subprocess.run([node, "-e", script, str(here / "fake_live.js")], capture_output=True, text=True,
+                          timeout=30)
+    assert proc.stdout.strip() == "refused", proc.stderr

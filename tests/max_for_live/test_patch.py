@@ -27,14 +27,180 @@ def boxes_by_text(patch):
     return {b["box"].get("text", ""): b["box"] for b in patch["patcher"]["boxes"]}
 
 
+# The real inlet and outlet counts of every Max object class in the patch, as Max 8 creates them
+# (from Max 7/8-saved patchers and the Max reference), as a function of the box's arguments. The
+# patch's own numinlets/numoutlets are only what the file claims; Max rebuilds the box from its
+# text when it loads, so a line to an inlet that does not exist is dropped without a word.
+def _route(args):
+    n = max(1, len(args))          # Max 7+: one inlet per argument (it replaces that argument)
+    return n + 1, n + 1            # ... and one outlet per argument plus the reject outlet
+
+
+def _pipe(args):
+    if len(args) <= 1:             # [pipe] / [pipe 100]: the one argument is the delay
+        return 2, 1
+    return len(args), len(args) - 1   # N-1 values (inlet+outlet each), the last one is the delay
+
+
+def _js(args):
+    """[js file.js]: the counts the script declares (inlets = N; outlets = M;)."""
+    source = (DEVICE_DIR / args[0]).read_text()
+    inlets = re.search(r"^\s*inlets\s*=\s*(\d+);", source, re.M)
+    outlets = re.search(r"^\s*outlets\s*=\s*(\d+);", source, re.M)
+    assert inlets and outlets, f"{args[0]} does not declare inlets/outlets"
+    return int(inlets.group(1)), int(outlets.group(1))
+
+
+MAX_PORTS = {
+    # object boxes (maxclass newobj), by class name
+    "live.thisdevice": lambda args: (1, 3),     # bang when ready, enabled state, preview state
+    "udpreceive": lambda args: (1, 1),
+    "udpsend": lambda args: (1, 0),
+    "midiin": lambda args: (1, 1),
+    "midiout": lambda args: (1, 0),
+    "midiformat": lambda args: (7, 2),          # note, poly pressure, CC, program, aftertouch,
+                                                # pitch bend, channel; Max 7+ has a 2nd outlet
+    "midiparse": lambda args: (1, 8),
+    "makenote": lambda args: (4, 3) if len(args) >= 3 else (3, 2),   # 3rd argument: channel
+    "pipe": _pipe,
+    "pack": lambda args: (max(2, len(args)), 1),
+    "t": lambda args: (1, max(1, len(args))),
+    "trigger": lambda args: (1, max(1, len(args))),
+    "prepend": lambda args: (1, 1),
+    "route": _route,
+    "js": _js,
+    # user-interface boxes, by maxclass
+    "message": lambda args: (2, 1),
+    "comment": lambda args: (1, 0),
+    "led": lambda args: (1, 1),
+    "live.text": lambda args: (1, 2),
+    "live.menu": lambda args: (1, 3),
+    "live.tab": lambda args: (1, 3),
+    "live.dial": lambda args: (1, 2),
+    "live.numbox": lambda args: (1, 2),
+    "live.toggle": lambda args: (1, 1),
+}
+
+
+def box_class(box):
+    if box["maxclass"] == "newobj":
+        words = box["text"].split()
+        return words[0], words[1:]
+    return box["maxclass"], []
+
+
+def real_ports(box):
+    name, args = box_class(box)
+    assert name in MAX_PORTS, f"{box['id']}: add [{name}] to MAX_PORTS with its real inlet/outlet counts"
+    return MAX_PORTS[name](args)
+
+
+def test_every_box_has_the_inlets_and_outlets_max_gives_its_class(patch):
+    for entry in patch["patcher"]["boxes"]:
+        box = entry["box"]
+        inlets, outlets = real_ports(box)
+        assert (box["numinlets"], box["numoutlets"]) == (inlets, outlets), (box["id"], box.get("text"))
+        assert len(box.get("outlettype", [])) == outlets, box["id"]
+
+
+def test_port_table_counts_follow_the_arguments():
+    assert _route(["a"]) == (2, 2) and _route(["status", "connected", "models", "model"]) == (5, 5)
+    assert _pipe([]) == (2, 1) and _pipe(["100"]) == (2, 1) and _pipe(["0", "0", "0", "0"]) == (4, 3)
+    assert MAX_PORTS["makenote"](["100", "250"]) == (3, 2) and MAX_PORTS["makenote"](["1", "2", "3"]) == (4, 3)
+    assert _js(["latentbridge.js"]) == (1, 3)
+
+
 def test_every_patchline_joins_existing_boxes_at_valid_inlets(patch):
     boxes = {b["box"]["id"]: b["box"] for b in patch["patcher"]["boxes"]}
     assert len(boxes) == len(patch["patcher"]["boxes"])
     for entry in patch["patcher"]["lines"]:
         (src, outlet), (dst, inlet) = entry["patchline"]["source"], entry["patchline"]["destination"]
-        assert 0 <= outlet < boxes[src]["numoutlets"], entry
-        assert 0 <= inlet < boxes[dst]["numinlets"], entry
+        assert 0 <= outlet < real_ports(boxes[src])[1], entry
+        assert 0 <= inlet < real_ports(boxes[dst])[0], entry
     assert load_build().validate_patch(patch) == []
+
+
+# Outlets of [route] and [prepend] boxes that are deliberately left open, and why.
+UNCONNECTED = {
+    ("obj-routeplay", 2): "the js sends only 'note ...' and 'clear' on outlet 1",
+    ("obj-routeui", 4): "'bridge ...' (the /lb/status readout) has no display in the device",
+}
+
+
+def lines_of(patch):
+    return [l["patchline"] for l in patch["patcher"]["lines"]]
+
+
+def test_every_route_and_prepend_outlet_goes_somewhere(patch):
+    lines = lines_of(patch)
+    for entry in patch["patcher"]["boxes"]:
+        box = entry["box"]
+        if box_class(box)[0] not in ("route", "prepend"):
+            continue
+        for outlet in range(real_ports(box)[1]):
+            connected = any(l["source"] == [box["id"], outlet] for l in lines)
+            if (box["id"], outlet) in UNCONNECTED:
+                assert not connected, f"{box['id']} outlet {outlet} is connected now: drop its reason"
+            else:
+                assert connected, f"[{box['text']}] ({box['id']}) outlet {outlet} goes nowhere"
+
+
+def flow(patch, source, message):
+    """Where `message` out of (box, outlet) lands: follows [route] and [prepend] as Max runs
+    them and returns (box id, inlet, message) for every other box it reaches."""
+    boxes = {b["box"]["id"]: b["box"] for b in patch["patcher"]["boxes"]}
+    lines = lines_of(patch)
+    arrived = []
+
+    def out(box_id, outlet, msg):
+        for line in lines:
+            if line["source"] == [box_id, outlet]:
+                into(*line["destination"], msg)
+
+    def into(box_id, inlet, msg):
+        box = boxes[box_id]
+        name, args = box_class(box)
+        if name == "route" and inlet == 0:
+            for i, arg in enumerate(args):
+                if str(msg[0]) == arg:
+                    return out(box_id, i, msg[1:] or ["bang"])
+            return out(box_id, len(args), msg)
+        if name == "prepend":
+            return out(box_id, 0, args + msg)
+        arrived.append((box_id, inlet, msg))
+
+    out(*source, list(message))
+    return arrived
+
+
+def test_the_model_menu_is_filled_and_set_from_the_js(patch, run_device):
+    """The js's own UI messages, sent through the patch's lines, reach the menu, text and LED."""
+    out = run_device({"live": {"tracks": [{"device": True}]}, "steps": [
+        {"init": True}, {"handle": "/lb/hello", "args": ["0.1.0", "mel_2bar"]},
+        {"handle": "/lb/models", "args": ["mel_2bar", "drums_2bar"]},
+        {"handle": "/lb/status", "args": ["mel_2bar", 0, 0, 0.0, 120.0, "sample", 0.5, 0.5, 2, 0, 0]},
+        {"handle": "/lb/model/loaded", "args": ["drums_2bar", "drums", 2]}]})
+    arrived = []
+    for o in out["outlets"]:
+        arrived += flow(patch, ("obj-js", o["outlet"]), o["message"])
+    assert ("obj-model", 0, ["_parameter_range", "mel_2bar", "drums_2bar"]) in arrived
+    assert ("obj-model", 0, ["set", 0]) in arrived and ("obj-model", 0, ["set", 1]) in arrived
+    assert ("obj-status", 0, ["set", "connected to the bridge"]) in arrived
+    assert ("obj-led", 0, ["set", 1]) in arrived
+    assert ("obj-udpsend", 0, ["/lb/hello", 9001]) in arrived
+    # Everything else the js says to the UI is routed, except the documented readout.
+    routed = {"obj-model", "obj-status", "obj-led"}
+    lost = [o["message"] for o in out["outlets"] if o["outlet"] == 2
+            and not any(box in routed for box, _, _ in flow(patch, ("obj-js", 2), o["message"]))]
+    assert lost and all(m[0] == "bridge" for m in lost)
+
+
+def test_streamed_notes_and_clear_reach_pipe_and_makenote(patch):
+    assert flow(patch, ("obj-js", 1), ["note", 60, 100, 250, 12]) == [("obj-pipe", 0, [60, 100, 250, 12])]
+    assert flow(patch, ("obj-js", 1), ["clear"]) == [("obj-clearbang", 0, ["bang"])]
+    lines = lines_of(patch)
+    # pipe's three value outlets feed makenote's pitch, velocity and duration inlets
+    assert all({"source": ["obj-pipe", i], "destination": ["obj-makenote", i]} in lines for i in range(3))
 
 
 def test_validation_finds_broken_wiring_and_unnamed_parameters(patch):
@@ -56,11 +222,21 @@ def test_validation_finds_broken_wiring_and_unnamed_parameters(patch):
                                 "patchline to missing box obj-nowhere"]
 
 
-def test_osc_ports_match_the_bridge_defaults(patch, bridge_ports):
-    host, bridge_port, device_port = bridge_ports
+def test_osc_ports_match_the_bridge_defaults(patch, bridge_ports, run_device):
+    """udpsend goes where `python -m bridge` listens by default; replies come to udpreceive."""
+    from bridge.__main__ import build_parser            # the bridge's real defaults (read only)
+
+    defaults = build_parser().parse_args([])
+    host, bridge_port, device_port = bridge_ports       # as docs/osc.md states them
+    assert (defaults.host, defaults.port) == (host, bridge_port) == ("127.0.0.1", 9000)
     texts = boxes_by_text(patch)
-    assert f"udpsend {host} {bridge_port}" in texts
+    assert f"udpsend {defaults.host} {defaults.port}" in texts
     assert f"udpreceive {device_port}" in texts
+    # The bridge has no reply port of its own (--reply-port defaults to none): it learns the
+    # device's from /lb/hello, so the hello must carry the port udpreceive listens on.
+    assert defaults.reply_port is None
+    out = run_device({"live": {"tracks": [{"device": True}]}, "steps": [{"init": True}]})
+    assert ["/lb/hello", device_port] in out["osc"]
     js_default = re.search(r"replyPort:\s*(\d+)", (DEVICE_DIR / "latentbridge.js").read_text())
     assert int(js_default.group(1)) == device_port
 
