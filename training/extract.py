@@ -230,14 +230,24 @@ def melody_windows(clip: Clip, bars: int, codec: MelodyCodec | None = None,
                 if tokens is None:
                     _count(stats, "melody_out_of_range")
                     continue
-                for w in slide(tokens, steps):
-                    if has_onset(w, "melody"):
-                        windows.append(w)
-                    else:
-                        _count(stats, "empty_windows")
+                _keep_onsets(slide(tokens, steps), "melody", windows, stats)
+    return _unique_stack(windows, (steps,), stats)
+
+
+def _keep_onsets(candidates, kind: str, windows: list, stats: dict | None) -> None:
+    """Append the candidate windows that hold an onset; count the empty ones."""
+    for w in candidates:
+        if has_onset(w, kind):
+            windows.append(w)
+        else:
+            _count(stats, "empty_windows")
+
+
+def _unique_stack(windows: list, shape: tuple, stats: dict | None) -> np.ndarray:
+    """The windows de-duplicated (first occurrence kept) as one array; duplicates counted."""
     unique = dedupe(windows)
     _count(stats, "duplicate_windows", len(windows) - len(unique))
-    return _stack(unique, (steps,))
+    return _stack(unique, shape)
 
 
 def drum_windows(clip: Clip, bars: int, codec: DrumsCodec | None = None, gap_bars: float = 1,
@@ -249,14 +259,8 @@ def drum_windows(clip: Clip, bars: int, codec: DrumsCodec | None = None, gap_bar
     for section in four_four_sections(clip):
         notes = [n for n in section.notes if n.is_drum or section.is_drum]
         for track in extract_drum_tracks(notes, gap_bars):
-            for w in slide(drum_tokens(track, codec), steps):
-                if has_onset(w, "drums"):
-                    windows.append(w)
-                else:
-                    _count(stats, "empty_windows")
-    unique = dedupe(windows)
-    _count(stats, "duplicate_windows", len(windows) - len(unique))
-    return _stack(unique, (steps,))
+            _keep_onsets(slide(drum_tokens(track, codec), steps), "drums", windows, stats)
+    return _unique_stack(windows, (steps,), stats)
 
 
 def trio_windows(clip: Clip, bars: int, codec=None, gap_bars: float = 1,
@@ -302,15 +306,9 @@ def trio_windows(clip: Clip, bars: int, codec=None, gap_bars: float = 1,
                 chosen.append(covering)
             if not all(chosen):
                 continue
-            for combo in list(product(*chosen))[:max_combinations]:
-                w = np.stack(combo, axis=1)
-                if has_onset(w, "trio"):
-                    windows.append(w)
-                else:
-                    _count(stats, "empty_windows")
-    unique = dedupe(windows)
-    _count(stats, "duplicate_windows", len(windows) - len(unique))
-    return _stack(unique, (steps, 3))
+            combos = list(product(*chosen))[:max_combinations]
+            _keep_onsets((np.stack(combo, axis=1) for combo in combos), "trio", windows, stats)
+    return _unique_stack(windows, (steps, 3), stats)
 
 
 def voices_as_trio(clip: Clip, melody_program: int = 0, bass_program: int = 33) -> Clip:

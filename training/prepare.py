@@ -191,6 +191,7 @@ class Options:
     trio_require_drums: bool = True
     trio_voices: bool = False
     max_combinations: int = 8
+    steps_per_quarter: int = 4     # piano-roll frames per beat (MuseBar: 1, i.e. 4 per bar)
 
 
 @dataclass
@@ -292,6 +293,8 @@ def prepare(sources, out_dir, kind: str = "mel", bars: int = 2, transpose=(0, 0)
                            f"available in runtime/codecs yet")
     if bars < 1:
         raise PrepareError("--bars must be at least 1")
+    if not 1 <= option_fields.get("steps_per_quarter", 4) <= 96:
+        raise PrepareError("--steps-per-quarter must be in 1..96")
     low, high = transpose
     if low > high:
         raise PrepareError(f"--transpose {low} {high}: LOW must not exceed HIGH")
@@ -348,8 +351,8 @@ def prepare(sources, out_dir, kind: str = "mel", bars: int = 2, transpose=(0, 0)
     else:
         codec, per_split, shape = _clip_kind_windows(kind, clips, notes, stride or notes // 2,
                                                      options, skipped, files)
-        manifest["window"] = ({"bars": bars, "steps_per_bar": extract.STEPS_PER_BAR, "stride": 1,
-                               "stride_unit": "bars"} if kind == "pianoroll" else
+        manifest["window"] = ({"bars": bars, "steps_per_bar": 4 * options.steps_per_quarter,
+                               "stride": 1, "stride_unit": "bars"} if kind == "pianoroll" else
                               {"notes": notes, "stride": stride or notes // 2,
                                "stride_unit": "events" if kind == "performance" else "notes"})
 
@@ -434,16 +437,21 @@ def _clip_kind_windows(kind, clips, notes, stride, options, skipped, files):
         from runtime.codecs.pod import PodCodec
 
         codec = PodCodec.build(train)
+    elif kind == "pianoroll":
+        codec = codec_from_config({"name": "pianoroll",
+                                   "steps_per_quarter": options.steps_per_quarter})
     else:
         codec = codec_from_config({"name": CLIP_KINDS[kind]})
     per_split = {s: [] for s in SPLITS}
-    steps = options.bars * extract.STEPS_PER_BAR
+    steps_per_bar = 4 * options.steps_per_quarter if kind == "pianoroll" else extract.STEPS_PER_BAR
+    steps = options.bars * steps_per_bar
     for split, pieces in clips.items():
         for clip, index in pieces:
             try:
                 if kind == "pianoroll":
-                    windows = [w for section in extract.four_four_sections(clip)
-                               for w in extract.slide(codec.encode(section), steps)
+                    spq = options.steps_per_quarter
+                    windows = [w for section in extract.four_four_sections(clip, spq)
+                               for w in extract.slide(codec.encode(section), steps, steps_per_bar)
                                if w.any()]
                 else:
                     windows = list(segments(codec.encode(clip), notes, stride))
@@ -484,6 +492,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--trio-voices", action="store_true",
                         help="trio from score parts instead of programs: first part = melody, "
                              "last part = bass (choirs, quartets)")
+    parser.add_argument("--steps-per-quarter", type=int, default=4,
+                        help="piano-roll frames per beat (pianoroll; default 4, MuseBar's paper 1)")
     parser.add_argument("--valid", type=float, default=0.1, help="share of pieces for valid")
     parser.add_argument("--test", type=float, default=0.1, help="share of pieces for test")
     parser.add_argument("--max-files", type=int, default=None, help="use only the first N files")
@@ -506,7 +516,8 @@ def main(argv=None) -> int:
             test=args.test, max_files=args.max_files, notes=args.notes, stride=args.stride,
             shard_size=args.shard_size, progress=not args.quiet, min_pitch=args.min_pitch,
             max_pitch=args.max_pitch, gap_bars=args.gap_bars,
-            trio_require_drums=not args.trio_without_drums, trio_voices=args.trio_voices)
+            trio_require_drums=not args.trio_without_drums, trio_voices=args.trio_voices,
+            steps_per_quarter=args.steps_per_quarter)
     except (PrepareError, DatasetError, CodecError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

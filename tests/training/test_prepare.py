@@ -204,6 +204,24 @@ def test_prepare_other_codec_kinds(small_source, tmp_path, kind, shape):
     assert codec.decode(train[0]).notes
 
 
+def test_pianoroll_at_musebars_four_frames_per_bar(small_source, tmp_path):
+    """--steps-per-quarter 1 (MuseBar's 4 frames per 4/4 bar): 8 bars are 32 frames, and the
+    frames hold the same notes as the 16-per-bar roll sampled on the beat."""
+    coarse = prepare([str(small_source)], tmp_path / "q1", kind="pianoroll", bars=8, max_files=8,
+                     progress=False, steps_per_quarter=1)
+    assert coarse["token_shape"] == [32, 128] and coarse["codec"]["steps_per_quarter"] == 1
+    assert coarse["window"]["steps_per_bar"] == 4
+    rolls = load_split(tmp_path / "q1", "train")["tokens"]
+    assert rolls.shape[1:] == (32, 128) and len(rolls) > 0
+    clip = codec_of(tmp_path / "q1").decode(rolls[0])
+    assert clip.notes and all(float(n.start).is_integer() for n in clip.notes)   # on the beat
+    proc = subprocess.run([sys.executable, "-m", "training.prepare", str(small_source),
+                           str(tmp_path / "bad"), "--kind", "pianoroll", "--steps-per-quarter", "0"],
+                          cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stderr == "error: --steps-per-quarter must be in 1..96\n"
+    assert not (tmp_path / "bad").exists()
+
+
 def test_cli_errors_are_one_line(small_source, tmp_path):
     def run(*args):
         return subprocess.run([sys.executable, "-m", "training.prepare", *args], cwd=REPO,
