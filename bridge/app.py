@@ -169,7 +169,7 @@ class Bridge:
         self.server.reply(client, "/lb/models", names)
 
     def on_model(self, client, name: str) -> None:
-        self.worker.submit(lambda: self.worker.load_model(name, self._reply(client)))
+        self.worker.submit(lambda: self.worker.load_model(name, self._reply(client)), request=True)
 
     def on_bars(self, client, bars: int) -> None:
         if not 1 <= bars <= self.engine.bars:
@@ -225,7 +225,7 @@ class Bridge:
                 reply("/lb/error", [address, f"slot {slot}: {exc}"])
                 return
             reply("/lb/clip/ok", [slot, len(clip.notes)])
-        self.worker.submit(job)
+        self.worker.submit(job, request=True)
 
     def on_clip_clear(self, client, slot: str) -> None:
         self.session.set_slot(slot, None, None)
@@ -265,7 +265,7 @@ class Bridge:
             for i in range(0, len(notes), NOTES_PER_MESSAGE):
                 reply("/lb/result/notes", [result_id] + _note_args(notes[i:i + NOTES_PER_MESSAGE]))
             reply("/lb/result/end", [result_id])
-        self.worker.submit(job)
+        self.worker.submit(job, request=True)
 
     # time and output -----------------------------------------------------------------------
     def on_transport(self, client, playing: int, beat: float, tempo: float, num: int,

@@ -40,6 +40,7 @@ MODEL_BEATS_PER_BAR = 4.0     # engine clips are 4/4
 NOTES_PER_MESSAGE = 100       # keeps one /lb/bar datagram near 2 KB
 START_DELAY_S = 0.05          # the internal clock starts this far in the future: bar 0 on time
 START_TOLERANCE_BEATS = 0.1   # this close after a bar line, the bar still counts as coming
+MAX_PENDING_REQUESTS = 32     # client jobs waiting for the worker before new ones are refused
 
 
 class Worker(threading.Thread):
@@ -73,7 +74,12 @@ class Worker(threading.Thread):
         return max(1, min(self.chunk_pref, self.engine.bars))
 
     # -- other threads -----------------------------------------------------------------------
-    def submit(self, job: Callable[[], None]) -> None:
+    def submit(self, job: Callable[[], None], request: bool = False) -> None:
+        """Queue ``job`` for this thread. A client's ``request`` (a generation, an encode, a
+        model load) is refused with :class:`SessionError` while ``MAX_PENDING_REQUESTS`` wait:
+        a flood of valid requests cannot grow memory or starve the stream."""
+        if request and self._jobs.qsize() >= MAX_PENDING_REQUESTS:
+            raise SessionError(f"busy: {self._jobs.qsize()} requests are waiting; try again")
         self._jobs.put(job)
 
     def set_streaming(self, on: bool) -> None:

@@ -191,3 +191,34 @@ def test_without_virtual_ports_an_existing_loopmidi_port_is_used(jack):
             client.delete()
     assert existing_port(["Microsoft GS Wavetable Synth", "latentbridge out"], "latentbridge out") == 1
     assert existing_port(["A", "B"], "latentbridge in") == 0 and existing_port([], "x") is None
+
+
+def test_a_flood_of_valid_requests_is_refused_when_busy(make_bridge):
+    """Thousands of /lb/generate at once: the queue stays bounded, the excess gets 'busy', every
+    request is answered one way or the other, and the bridge still serves afterwards."""
+    import socket
+
+    bridge, client = make_bridge(sender="thread")
+    for option in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
+        try:          # room for every reply: this client reads them only after sending all
+            client.sock.setsockopt(socket.SOL_SOCKET, option, 8 << 20)
+            break
+        except (OSError, TypeError):
+            continue
+    total = 200
+    for _ in range(total):
+        client.send("/lb/generate")
+    results = busy = 0
+    deadline = time.monotonic() + 60.0
+    while results + busy < total and time.monotonic() < deadline:
+        got = client.receive(2.0)
+        if got is None:
+            continue
+        if got[0] == "/lb/result/end":
+            results += 1
+        elif got[0] == "/lb/error":
+            assert got[1][0] == "/lb/generate" and got[1][1].startswith("busy: "), got
+            busy += 1
+    assert results + busy == total and busy > 0 and results >= 32
+    client.send("/lb/ping")
+    assert client.expect("/lb/pong") == []
