@@ -26,7 +26,9 @@ dataset() {
 COMMON="--threads 1 --quiet"
 # mel_2bar (retrained 1 Dec): Magenta's 48 free bits, learning rate 3e-3; 10000 steps, ~13 min on one core
 MEL2="--set model.z_size=64 --set model.enc_rnn_size=[128] --set model.dec_rnn_size=[128] --set model.free_bits=48 --set model.max_beta=0.2 --set model.beta_rate=0.999 --set model.kl_schedule=magenta --set train.batch_size=64 --set train.decay_rate=0.9997 --set train.learning_rate=0.003"
-DRUMS2="--set model.z_size=64 --set model.enc_rnn_size=[128] --set model.dec_rnn_size=[128] --set model.free_bits=12 --set model.max_beta=0.2 --set train.batch_size=64 --set train.decay_rate=0.9995"
+# drums_2bar (retrained 1 Dec): Magenta's 48 free bits and scheduled sampling (inverse sigmoid, rate
+# 1000, as MusicVAE), learning rate 3e-3; 10000 steps, ~30 min on one core
+DRUMS2="--set model.z_size=64 --set model.enc_rnn_size=[128] --set model.dec_rnn_size=[128] --set model.free_bits=48 --set model.max_beta=0.2 --set train.batch_size=64 --set train.decay_rate=0.9997 --set train.learning_rate=0.003 --set model.sampling_schedule=inverse_sigmoid --set model.sampling_rate=1000"
 HIER16="--set model.z_size=128 --set model.enc_rnn_size=[128] --set model.dec_rnn_size=[128] --set model.free_bits=64 --set model.max_beta=0.2 --set train.batch_size=16 --set train.decay_rate=0.998 --set train.checkpoint_every=50 --set train.eval_every=50"
 NOTES="--set model.hidden_size=128 --set model.embed_size=32 --set model.z_size=32 --set model.kl_anneal_steps=1000 --set train.batch_size=32 --set train.checkpoint_every=50 --set train.eval_every=50"
 
@@ -37,7 +39,7 @@ train_one() {
       $TRAIN lb-mel_2bar --data data/mel_2bar --out runs/mel_2bar --steps 10000 $COMMON $MEL2
       $EXPORT runs/mel_2bar/checkpoint.pt runtime/models/mel_2bar --data data/mel_2bar ;;
     drums_2bar)
-      $TRAIN lb-drums_2bar --data data/drums_2bar --out runs/drums_2bar --steps 2000 $COMMON $DRUMS2
+      $TRAIN lb-drums_2bar --data data/drums_2bar --out runs/drums_2bar --steps 10000 $COMMON $DRUMS2
       $EXPORT runs/drums_2bar/checkpoint.pt runtime/models/drums_2bar --data data/drums_2bar ;;
     mel_16bar)
       $TRAIN lb-mel_16bar --data data/mel_16bar --out runs/mel_16bar --steps 2500 $COMMON $HIER16

@@ -138,8 +138,10 @@ NOTE_LENGTH_BINS = np.array([4.0, 3.0, 2.0, 1.5, 1.0, 0.75, 0.5, 0.375, 0.25, 0.
                              2 / 3, 1 / 3])  # beats: mgeval's 12 classes incl. dotted, triplets
 
 
-def clip_features(clips: Sequence[Clip]) -> dict[str, np.ndarray]:
-    """mgeval-style features per clip (pitched notes only).
+def clip_features(clips: Sequence[Clip], drums: bool = False) -> dict[str, np.ndarray]:
+    """mgeval-style features per clip (pitched notes only; ``drums=True``: drum notes only, and
+    only the features that mean something for drums, ``avg_ioi`` and ``pitch_count``, the
+    number of distinct drum instruments).
 
     - ``pitch_class_histogram`` [N, 12]: normalised counts of pitch classes
     - ``pitch_range`` [N, 1]: highest minus lowest pitch (semitones)
@@ -149,7 +151,7 @@ def clip_features(clips: Sequence[Clip]) -> dict[str, np.ndarray]:
     """
     pch, rng, nlh, ioi, pc = [], [], [], [], []
     for clip in clips:
-        notes = [n for n in clip.notes if not n.is_drum]
+        notes = [n for n in clip.notes if n.is_drum == drums]
         pitches = np.array([n.pitch for n in notes], dtype=int)
         h = np.bincount(pitches % 12, minlength=12).astype(float) if len(notes) else np.zeros(12)
         pch.append(h / max(h.sum(), 1.0))
@@ -161,6 +163,8 @@ def clip_features(clips: Sequence[Clip]) -> dict[str, np.ndarray]:
         onsets = np.unique([round(n.start, 6) for n in notes])
         ioi.append([float(np.diff(onsets).mean()) if len(onsets) > 1 else 0.0])
         pc.append([float(len(set(pitches.tolist())))])
+    if drums:
+        return {"avg_ioi": np.array(ioi).reshape(-1, 1), "pitch_count": np.array(pc).reshape(-1, 1)}
     return {"pitch_class_histogram": np.array(pch).reshape(-1, 12),
             "pitch_range": np.array(rng).reshape(-1, 1),
             "note_length_histogram": np.array(nlh).reshape(-1, len(NOTE_LENGTH_BINS)),
@@ -207,7 +211,10 @@ def compare_sets(reference: Sequence[Clip], generated: Sequence[Clip]) -> dict[s
     between the reference's intra-set distance distribution and the inter-set distribution
     (overlap 1 and KL 0 mean the samples are distributed like the data).
     """
-    ref, gen = clip_features(reference), clip_features(generated)
+    # a drum model's clips have no pitched note: compare their rhythm instead of zeros
+    drums = not any(not n.is_drum for c in reference for n in c.notes) and \
+        any(c.notes for c in reference)
+    ref, gen = clip_features(reference, drums), clip_features(generated, drums)
     out = {}
     for name in ref:
         a, b = ref[name], gen[name]

@@ -88,6 +88,24 @@ def test_mgeval_statistics_on_real_tunes(shared_data):
     assert 0.0 <= alike[pch]["overlap"] <= 1.0 and alike[pch]["kl"] >= 0.0
 
 
+def test_mgeval_compares_drum_rhythms_not_zeros(shared_data):
+    """Drum clips have no pitched note: the statistics are their rhythm (inter-onset interval,
+    distinct drum instruments), and a sparser set is told apart from a like one."""
+    files = sorted((shared_data / "groove").rglob("*.mid"))[:24]
+    clips = [c for c in (read_midi(f).slice(0, 8) for f in files) if c.notes][:16]
+    assert len(clips) >= 8 and all(n.is_drum for c in clips for n in c.notes)
+    feats = metrics.clip_features(clips, drums=True)
+    assert set(feats) == {"avg_ioi", "pitch_count"}
+    assert (feats["avg_ioi"] > 0).all() and (feats["pitch_count"] >= 1).all()
+    first, second = clips[::2], clips[1::2]
+    alike = metrics.compare_sets(first, second)
+    assert set(alike) == {"avg_ioi", "pitch_count"}
+    sparse = [c.copy(notes=[n for n in c.notes if n.pitch == 36][:2]) for c in second]   # kicks
+    far = metrics.compare_sets(first, sparse)
+    assert alike["pitch_count"]["overlap"] > far["pitch_count"]["overlap"]
+    assert alike["pitch_count"]["inter"] < far["pitch_count"]["inter"]
+
+
 @pytest.mark.parametrize("name,folder", [("lb-mel_2bar_ae", "mel"), ("lb-notes_modular", "notes")])
 def test_next_step_accuracy_matches_the_models_own(name, folder, data):
     """Deterministic models (z = mu): evaluate's teacher-forced accuracy is the loss's accuracy."""
