@@ -224,6 +224,7 @@ class SharedClock:
     def __init__(self, array):
         self.array = array         # multiprocessing RawArray('d', 1 + FIELDS)
         self._last = ClockState()
+        self._seq = None           # the (even) sequence number _last was read at
 
     def publish(self, state: ClockState) -> None:
         a = self.array
@@ -238,12 +239,13 @@ class SharedClock:
         a = self.array
         for _ in range(100):
             seq = a[0]
+            if seq == self._seq:   # unchanged since the last read: the sender's usual case
+                return self._last
             values = a[1:]
             if seq == a[0] and int(seq) % 2 == 0:
-                if seq != getattr(self, "_seq", None):
-                    self._seq = seq
-                    self._last = ClockState(bool(values[0]), values[1], values[2], values[3],
-                                            int(values[4]), int(values[5]),
-                                            SOURCES[int(values[6])], int(values[7]))
+                self._seq = seq
+                self._last = ClockState(bool(values[0]), values[1], values[2], values[3],
+                                        int(values[4]), int(values[5]),
+                                        SOURCES[int(values[6])], int(values[7]))
                 return self._last
         return self._last

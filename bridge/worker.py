@@ -12,8 +12,9 @@ thread never waits on them::
 
 Streaming: the next clip is generated when the playhead comes within ``ahead`` bars of the last
 generated bar. Each clip is cut into bars; only the first ``chunk`` bars of a clip are used, so a
-parameter change is heard at most ``ahead + chunk`` bars later (``chunk=1, ahead=1``: bar by bar). Each bar is handed to the scheduler as
-MIDI events and sent to the device as ``/lb/bar`` messages (see docs/osc.md).
+parameter change is heard at most ``ahead + chunk`` bars later (``chunk=1, ahead=1``: bar by
+bar). Each bar is handed to the scheduler as MIDI events and sent to the device as ``/lb/bar``
+messages (see docs/osc.md).
 """
 
 from __future__ import annotations
@@ -199,8 +200,7 @@ class Worker(threading.Thread):
         now_beat = self.clock.beat_at()
         for i in range(self.chunk):
             bar = first + i
-            # model bars are 4/4: in a shorter song bar, notes starting beyond it are dropped
-            notes = [n for n in bar_notes(clip, i) if n[1] < per_bar - 1e-9]
+            notes = bar_notes(clip, i, per_bar)
             channel = self._channel(params)
             start_beat = bar * per_bar
             if self.clock.state.playing and now_beat > start_beat + START_TOLERANCE_BEATS:
@@ -254,10 +254,13 @@ class Worker(threading.Thread):
         return z
 
 
-def bar_notes(clip: Clip, index: int) -> list[tuple[int, float, float, int, object]]:
+def bar_notes(clip: Clip, index: int, song_bar_beats: float = MODEL_BEATS_PER_BAR
+              ) -> list[tuple[int, float, float, int, object]]:
     """``(pitch, start in bar, duration, velocity, note)`` of the notes starting in bar ``index``
-    of a model clip; durations are kept whole (a note may ring into the next bar)."""
-    start, end = index * MODEL_BEATS_PER_BAR, (index + 1) * MODEL_BEATS_PER_BAR
+    of a model clip; durations are kept whole (a note may ring into the next bar). Model bars
+    are 4/4: in a shorter song bar (``song_bar_beats``), notes starting beyond it are dropped."""
+    start = index * MODEL_BEATS_PER_BAR
+    end = start + min(MODEL_BEATS_PER_BAR, song_bar_beats)
     return [(n.pitch, n.start - start, max(n.end - n.start, 1e-3), n.velocity, n)
             for n in clip.notes if start <= n.start < end]
 

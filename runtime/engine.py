@@ -27,7 +27,7 @@ from .bundle import Bundle, BundleError, load_bundle
 from .codecs import CodecError, codec_from_config
 from .music import Clip, Note
 from .quantize import quantize
-from .sampling import GREEDY_BELOW, make_rng, sample_categorical, slerp
+from .sampling import make_rng, sample_categorical, slerp
 
 
 class EngineError(ValueError):
@@ -191,13 +191,11 @@ class Engine:
         decoder_init(cond); returns (tokens [B, steps(, parts)], last prev input)."""
         if state is None:
             state = self.bundle.run("decoder_init", cond)
-        batch = cond.shape[0]
-        width = sum(self.output_depths)
-        parts = len(self.output_depths)
+        batch, width, parts = cond.shape[0], sum(self.output_depths), len(self.output_depths)
         tokens = np.zeros((batch, steps) + ((parts,) if parts > 1 else ()), np.int64)
-        # The hot loop (per step: one session.run, one sampling draw, one feedback): the session,
-        # its input/output names and the feed dict are fetched once, and the one-hot feedback is
-        # written into one reused buffer (runs are synchronous, so rewriting it between steps is safe).
+        # The hot loop (per step: one graph call, one sampling draw, one feedback): the session
+        # and its names are fetched once; the one-hot feedback is written into one reused buffer
+        # (runs are synchronous, so rewriting it between steps is safe).
         session = self.bundle.sessions["decoder_step"]
         spec = self.bundle.graph("decoder_step")
         in_names = [i["name"] for i in spec["inputs"]]
@@ -205,74 +203,37 @@ class Engine:
         if len(in_names) != 2 + len(state):
             raise EngineError(f"{self.bundle.path / spec['file']}: decoder_step takes "
                               f"{len(in_names)} inputs, got {2 + len(state)}")
-        state_names = in_names[2:]
+        feed = np.zeros((batch, width), np.float32)
+        if prev is not None:
+            feed[...] = prev
+        cond = np.ascontiguousarray(cond, np.float32)
+        feeds = dict(zip(in_names, [feed, cond, *state]))
         one_hot = self.decoding.get("feedback", "one_hot") == "one_hot" and parts == 1
-        if one_hot:
-            buffer = np.zeros((batch, width), np.float32)
-            if prev is not None:
-                buffer[...] = prev
-            prev = buffer
-            rows = np.arange(batch)
-            last = int(buffer[0].argmax()) if batch == 1 else 0  # the one hot entry (if any)
-        elif prev is None:
-            prev = np.zeros((batch, width), np.float32)
-        feeds = {in_names[0]: prev, in_names[1]: cond}
-        feeds.update(zip(state_names, state))
-        greedy = temperature <= GREEDY_BELOW
-        bindings = self._cpu_bindings(session, in_names, out_names, feeds, batch, width) if one_hot else None
+        bound = _StepBinding.make(session, in_names, out_names, feed, cond, state) if one_hot else None
+        rows, hot = np.arange(batch), feed.argmax(axis=-1)   # where each row's one hot is
+        if batch == 1:
+            hot = int(hot[0])
         for t in range(steps):
-            if bindings is not None:  # outputs land in preallocated buffers, state ping-pongs
-                logits = bindings[2]
-                session.run_with_iobinding(bindings[t % 2])
+            if bound is not None:
+                logits = bound.run(t)
             else:
                 logits, *state = session.run(out_names, feeds)
+                feeds.update(zip(in_names[2:], state))
             if one_hot:
-                chosen = (logits.argmax(axis=-1) if greedy
-                          else sample_categorical(logits, temperature, rng))
+                chosen = sample_categorical(logits, temperature, rng)
                 tokens[:, t] = chosen
                 if batch == 1:  # scalar indexing: far cheaper than fancy indexing per step
-                    buffer[0, last] = 0.0
-                    last = int(chosen[0])
-                    buffer[0, last] = 1.0
+                    feed[0, hot] = 0.0
+                    hot = int(chosen[0])
+                    feed[0, hot] = 1.0
                 else:
-                    buffer.fill(0.0)
-                    buffer[rows, chosen] = 1.0
+                    feed[rows, hot] = 0.0
+                    feed[rows, chosen] = 1.0
+                    hot = chosen
             else:
                 tokens[:, t] = self.choose(logits, temperature, rng)
-                feeds[in_names[0]] = self._feedback(tokens[:, t])
-            if bindings is None:
-                feeds.update(zip(state_names, state))
-        return tokens, feeds[in_names[0]].copy()
-
-    @staticmethod
-    def _cpu_bindings(session, in_names, out_names, feeds, batch, width):
-        """Two ONNX Runtime IOBindings over preallocated numpy buffers (state A -> B and B -> A)
-        plus the logits buffer, so a step is one ``run_with_iobinding`` with no allocation.
-        ``None`` where that does not apply (not CPU, or non-float32 state): plain ``run`` then.
-        The feeds' arrays must stay alive while the bindings are used (they point into them)."""
-        if session.get_providers()[:1] != ["CPUExecutionProvider"]:
-            return None
-        states = [feeds[n] for n in in_names[2:]]
-        if any(np.asarray(a).dtype != np.float32 for a in states) or len(out_names) != len(in_names) - 1:
-            return None
-        ping = [np.array(a, np.float32, order="C") for a in states]
-        pong = [np.empty_like(a) for a in ping]
-        logits = np.empty((batch, width), np.float32)
-        fixed = [np.ascontiguousarray(feeds[n], np.float32) for n in in_names[:2]]
-        if fixed[0] is not feeds[in_names[0]]:  # the feedback buffer must be bound in place
-            return None
-        feeds[in_names[1]] = fixed[1]
-        feeds["__buffers__"] = (ping, pong, logits)  # keeps them alive with the feeds
-
-        def bind(src, dst):
-            binding = session.io_binding()
-            for name, array in zip(in_names, fixed + src):
-                binding.bind_input(name, "cpu", 0, np.float32, list(array.shape), array.ctypes.data)
-            for name, array in zip(out_names, [logits] + dst):
-                binding.bind_output(name, "cpu", 0, np.float32, list(array.shape), array.ctypes.data)
-            return binding
-
-        return bind(ping, pong), bind(pong, ping), logits
+                feed = feeds[in_names[0]] = self._feedback(tokens[:, t])
+        return tokens, feed.copy()
 
     def choose(self, logits: np.ndarray, temperature: float, rng) -> np.ndarray:
         """Tokens for one step's logits: [B] for one softmax, [B, parts] when the decoder emits
@@ -363,6 +324,43 @@ class Engine:
         noise = rng.standard_normal((int(n), self.z_size)).astype(np.float32)
         zs = slerp(np.repeat(z, int(n), axis=0), noise, float(amount))
         return self.decode(zs, temperature, int(rng.integers(2**31)))
+
+
+class _StepBinding:
+    """decoder_step on preallocated buffers: two ONNX Runtime IOBindings (state A -> B, B -> A)
+    over numpy arrays, so a step is one ``run_with_iobinding`` that allocates nothing. The
+    buffers live here as long as the bindings that point into them."""
+
+    @classmethod
+    def make(cls, session, in_names, out_names, feed, cond, state) -> "_StepBinding | None":
+        """``None`` where it does not apply (not on the CPU, state not float32): plain runs."""
+        if session.get_providers()[:1] != ["CPUExecutionProvider"] or \
+                len(out_names) != len(in_names) - 1 or \
+                any(np.asarray(a).dtype != np.float32 for a in state):
+            return None
+        return cls(session, in_names, out_names, feed, cond, state)
+
+    def __init__(self, session, in_names, out_names, feed, cond, state):
+        self.session = session
+        self.inputs = [feed, cond]                    # rewritten in place by the caller
+        self.ping = [np.array(a, np.float32, order="C") for a in state]
+        self.pong = [np.empty_like(a) for a in self.ping]
+        self.logits = np.empty_like(feed)
+        self.bindings = [self._bind(in_names, out_names, self.ping, self.pong),
+                         self._bind(in_names, out_names, self.pong, self.ping)]
+
+    def _bind(self, in_names, out_names, src, dst):
+        binding = self.session.io_binding()
+        for name, array in zip(in_names, self.inputs + src):
+            binding.bind_input(name, "cpu", 0, np.float32, list(array.shape), array.ctypes.data)
+        for name, array in zip(out_names, [self.logits] + dst):
+            binding.bind_output(name, "cpu", 0, np.float32, list(array.shape), array.ctypes.data)
+        return binding
+
+    def run(self, step: int) -> np.ndarray:
+        """Step ``step`` of the loop; returns the logits buffer (overwritten by the next)."""
+        self.session.run_with_iobinding(self.bindings[step % 2])
+        return self.logits
 
 
 def _into_range(note: Note, low: int, high: int) -> Note:

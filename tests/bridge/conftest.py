@@ -93,6 +93,17 @@ class OscClient:
     def send(self, address: str, *args) -> None:
         self.client.send_message(address, list(args))
 
+    def upload(self, slot: str, clip, chunk: int = 100) -> None:
+        """Send ``clip`` into ``slot`` as docs/osc.md says: begin, notes in chunks, end."""
+        notes = clip.notes
+        self.send("/lb/clip/begin", slot, float(clip.length), len(notes))
+        for i in range(0, len(notes), chunk):
+            args = [slot]
+            for n in notes[i:i + chunk]:
+                args += [n.pitch, float(n.start), float(n.end - n.start), n.velocity]
+            self.send("/lb/clip/notes", *args)
+        self.send("/lb/clip/end", slot)
+
     def send_raw(self, data: bytes) -> None:
         self.sock.sendto(data, self.target)
 

@@ -17,17 +17,6 @@ def _melody(shared_data, name="ashover1.mid", bars=2):
     return clip.slice(0.0, bars * 4.0)
 
 
-def _upload(client, slot, clip, chunk=7):
-    notes = clip.notes
-    client.send("/lb/clip/begin", slot, float(clip.length), len(notes))
-    for i in range(0, len(notes), chunk):
-        args = [slot]
-        for n in notes[i:i + chunk]:
-            args += [n.pitch, float(n.start), float(n.end - n.start), n.velocity]
-        client.send("/lb/clip/notes", *args)
-    client.send("/lb/clip/end", slot)
-
-
 def test_parse_args_types_and_coercion():
     assert parse_args("/x", ["A", 8, 3.0], "sfi") == ["A", 8.0, 3]
     assert parse_args("/x", ["A", 60, 0.0, 1, 100, 62, 1.0, 1.0, 90], "s(iffi)*")[5:] == \
@@ -94,7 +83,7 @@ def test_session_over_osc(make_bridge, shared_data):
     assert client.expect("/lb/models")[0] == "mel_2bar"
 
     melody_a, melody_b = _melody(shared_data), _melody(shared_data, "ashover2.mid")
-    _upload(client, "A", melody_a)
+    client.upload("A", melody_a, chunk=7)
     assert client.expect("/lb/clip/ok") == ["A", len(melody_a.notes)]
     assert bridge.session.slot("A").z.shape == (bridge.engine.z_size,)
 
@@ -120,7 +109,7 @@ def test_session_over_osc(make_bridge, shared_data):
     client.send("/lb/generate")
     assert client.expect("/lb/error") == ["/lb/generate", "interpolate mode needs a clip in slot B"]
 
-    _upload(client, "B", melody_b)
+    client.upload("B", melody_b, chunk=7)
     client.expect("/lb/clip/ok")
     client.send("/lb/position", 0.3)
     client.send("/lb/temperature", 0.5)

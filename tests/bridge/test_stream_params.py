@@ -17,12 +17,7 @@ def _melody(shared_data, name):
 
 
 def _upload(client, slot, clip):
-    client.send("/lb/clip/begin", slot, float(clip.length), len(clip.notes))
-    args = [slot]
-    for n in clip.notes:
-        args += [n.pitch, float(n.start), float(n.end - n.start), n.velocity]
-    client.send("/lb/clip/notes", *args)
-    client.send("/lb/clip/end", slot)
+    client.upload(slot, clip)
     assert client.expect("/lb/clip/ok")[0] == slot
 
 
