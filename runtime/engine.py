@@ -15,6 +15,15 @@ step; choosing tokens (temperature, seeded RNG) happens in numpy (:mod:`runtime.
 
 Every returned clip starts at beat 0 and is ``engine.bars`` bars of 4/4 long (16 steps per bar).
 :class:`EngineError` carries a one-line message for the user.
+
+Sample quality guard: a decoded clip that is empty, or far denser than the music the model was
+trained on (more notes per bar than ``DENSITY_FACTOR`` times the 99th percentile of its training
+windows, recorded in model.json ``data.notes_per_bar``), is decoded again with fresh randomness
+(a fresh z too for prior samples), up to ``GUARD_TRIES`` times. What is still degenerate is handed
+out all the same, and said: ``engine.warnings`` lists one line per such clip of the last call::
+
+    >>> clips = engine.sample(n=8, temperature=1.5, seed=3)
+    >>> engine.warnings                          # [] or ['clip 5: 9.5 notes per bar, ...']
 """
 
 from __future__ import annotations
@@ -28,6 +37,11 @@ from .codecs import CodecError, codec_from_config
 from .music import Clip, Note
 from .quantize import quantize
 from .sampling import make_rng, sample_categorical, slerp
+
+#: a clip with more notes per bar than this times the training data's 99th percentile is noise
+DENSITY_FACTOR = 1.5
+#: decodes of a degenerate clip before it is handed out with a warning
+GUARD_TRIES = 4
 
 
 class EngineError(ValueError):
@@ -57,6 +71,18 @@ class Engine:
         #: softmax widths side by side in the decoder's logits (three for the trio)
         depths = meta.get("output_depths") or getattr(self.codec, "output_depths", None)
         self.output_depths = [int(d) for d in (depths or [self.codec.output_depth])]
+        density = (meta.get("data") or {}).get("notes_per_bar") or {}
+        p99 = density.get("p99") if isinstance(density, dict) else None
+        #: notes per bar above which a decoded clip counts as noise (None: only empty is checked)
+        self.max_notes_per_bar = (float(p99) * DENSITY_FACTOR
+                                  if isinstance(p99, (int, float)) and p99 > 0 else None)
+        #: one line per degenerate clip handed out by the last decode/sample/interpolate/vary
+        self.warnings: list[str] = []
+        #: indexes of decoder parts that always decode to silence (model.json
+        #: ``decoding.silent_parts``, named as the codec's parts)
+        names = list(getattr(self.codec, "part_names", ()) or ())
+        silent = self.decoding.get("silent_parts") or []
+        self.silent_parts = {names.index(p) for p in silent if isinstance(p, str) and p in names}
 
     # -- loading --------------------------------------------------------------------------------
     @classmethod
@@ -163,9 +189,45 @@ class Engine:
         return self.run_encoder(tokens[None], np.array([len(tokens)], np.int64))
 
     # -- decode -----------------------------------------------------------------------------
-    def decode(self, z: np.ndarray, temperature: float = 1.0, seed: int | None = None) -> list[Clip]:
-        """Clips for latent codes ``z`` [B, z_size] (a single [z_size] vector is one clip)."""
-        return [self.to_clip(t) for t in self.decode_tokens(z, temperature, seed)]
+    def decode(self, z: np.ndarray, temperature: float = 1.0, seed: int | None = None,
+               guard: bool = True, redraw_z: bool = False) -> list[Clip]:
+        """Clips for latent codes ``z`` [B, z_size] (a single [z_size] vector is one clip).
+
+        With ``guard`` a degenerate clip (see :meth:`degenerate`) is decoded again with another
+        seed (and, with ``redraw_z``, another prior code) up to ``GUARD_TRIES`` times; what stays
+        degenerate is returned and listed in ``self.warnings``."""
+        z = np.asarray(z, dtype=np.float32)
+        clips = [self.to_clip(t) for t in self.decode_tokens(z, temperature, seed)]
+        self.warnings = []
+        if not guard:
+            return clips
+        z = z[None] if z.ndim == 1 else z.copy()
+        rng = make_rng(None if seed is None else seed + 7919)
+        for i, clip in enumerate(clips):
+            reason = self.degenerate(clip)
+            for _ in range(GUARD_TRIES if reason and (temperature > 0 or redraw_z) else 0):
+                if redraw_z:
+                    z[i] = rng.standard_normal(self.z_size).astype(np.float32)
+                clip = self.to_clip(self.decode_tokens(z[i:i + 1], temperature,
+                                                       int(rng.integers(2**31)))[0])
+                reason = self.degenerate(clip)
+                if not reason:
+                    break
+            clips[i] = clip
+            if reason:
+                self.warnings.append(f"clip {i + 1}: {reason}")
+        return clips
+
+    def degenerate(self, clip: Clip) -> str | None:
+        """Why ``clip`` is no music the model should hand out (empty, or far denser than its
+        training data), or None."""
+        if not clip.notes:
+            return "no notes at all"
+        per_bar = len(clip.notes) / max(1, self.bars)
+        if self.max_notes_per_bar is not None and per_bar > self.max_notes_per_bar:
+            return (f"{per_bar:.1f} notes per bar, far denser than the training data "
+                    f"(99th percentile {self.max_notes_per_bar / DENSITY_FACTOR:.1f})")
+        return None
 
     def decode_tokens(self, z: np.ndarray, temperature: float = 1.0, seed: int | None = None) -> np.ndarray:
         """Token arrays [B, steps, ...] for latent codes; all codes decode together as one batch."""
@@ -241,8 +303,11 @@ class Engine:
         if len(self.output_depths) == 1:
             return sample_categorical(logits, temperature, rng)
         bounds = np.cumsum([0] + self.output_depths)
-        return np.stack([sample_categorical(logits[:, a:b], temperature, rng)
-                         for a, b in zip(bounds[:-1], bounds[1:])], axis=-1)
+        # a part that was silent in all the training data (the trio's drums, trained on scores
+        # without drums) stays silent: its head never learnt what playing would mean
+        return np.stack([np.zeros(len(logits), np.int64) if k in self.silent_parts
+                         else sample_categorical(logits[:, a:b], temperature, rng)
+                         for k, (a, b) in enumerate(zip(bounds[:-1], bounds[1:]))], axis=-1)
 
     def _feedback(self, tokens: np.ndarray) -> np.ndarray:
         """The decoder's next input for chosen tokens [B] or [B, parts]: MusicVAE feeds back the
@@ -295,7 +360,7 @@ class Engine:
             raise EngineError(f"n must be at least 1, got {n}")
         rng = make_rng(seed)
         z = rng.standard_normal((int(n), self.z_size)).astype(np.float32)
-        return self.decode(z, temperature, int(rng.integers(2**31)))
+        return self.decode(z, temperature, int(rng.integers(2**31)), redraw_z=True)
 
     @staticmethod
     def slerp(z0: np.ndarray, z1: np.ndarray, t: float) -> np.ndarray:

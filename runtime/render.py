@@ -148,15 +148,25 @@ def render(args) -> list[tuple[str, Clip]]:
         1.0 if args.command == "sample" else 0.5)
     stem = f"{engine.name}_{args.command}"
     results = []
+
+    def warn(what: str) -> None:
+        # the engine's quality guard already resampled what it could; say what is left
+        for line in engine.warnings:
+            print(f"warning: {engine.name} {what}: {line}", file=sys.stderr)
+
     if args.command == "sample":
         clips = engine.sample(n=args.num * chunks, temperature=temperature, seed=args.seed)
+        warn("sample")
         for i in range(args.num):
             results.append((f"{stem}_{i + 1:02d}", Clip.concat(clips[i * chunks:(i + 1) * chunks])))
     elif args.command == "interpolate":
         a, b = _inputs(args, engine, [args.start, args.end], chunks)
         args.input_tempo = a.tempo
-        paths = [engine.interpolate(pa, pb, n=args.steps, temperature=temperature, seed=_seed(args.seed, i))
-                 for i, (pa, pb) in enumerate(zip(_pieces(a, engine, chunks), _pieces(b, engine, chunks)))]
+        paths = []
+        for i, (pa, pb) in enumerate(zip(_pieces(a, engine, chunks), _pieces(b, engine, chunks))):
+            paths.append(engine.interpolate(pa, pb, n=args.steps, temperature=temperature,
+                                            seed=_seed(args.seed, i)))
+            warn(f"interpolation (bars {i * engine.bars + 1}-{(i + 1) * engine.bars})")
         steps = [Clip.concat(path[k] for path in paths) for k in range(args.steps)]
         if args.join:
             results.append((f"{stem}_{args.steps}steps", Clip.concat(steps)))
@@ -167,13 +177,21 @@ def render(args) -> list[tuple[str, Clip]]:
         clip, = _inputs(args, engine, [args.input], chunks)
         args.input_tempo = clip.tempo
         z = engine.encode(_pieces(clip, engine, chunks))
-        results.append((stem, Clip.concat(engine.decode(z, temperature=temperature, seed=args.seed))))
+        pieces = engine.decode(z, temperature=temperature, seed=args.seed)
+        for line in engine.warnings:  # clip k = the k-th piece of engine.bars bars
+            k = int(line.split(":")[0].split()[-1])
+            print(f"warning: {engine.name} reconstruction of bars {(k - 1) * engine.bars + 1}-"
+                  f"{k * engine.bars}: {line.split(': ', 1)[1]} (the model cannot hold these notes; "
+                  "try another model or a higher --temperature)", file=sys.stderr)
+        results.append((stem, Clip.concat(pieces)))
     else:  # vary
         clip, = _inputs(args, engine, [args.input], chunks)
         args.input_tempo = clip.tempo
-        per_piece = [engine.vary(p, n=args.num, amount=args.amount, temperature=temperature,
-                                 seed=_seed(args.seed, i))
-                     for i, p in enumerate(_pieces(clip, engine, chunks))]
+        per_piece = []
+        for i, p in enumerate(_pieces(clip, engine, chunks)):
+            per_piece.append(engine.vary(p, n=args.num, amount=args.amount,
+                                         temperature=temperature, seed=_seed(args.seed, i)))
+            warn(f"variation (bars {i * engine.bars + 1}-{(i + 1) * engine.bars})")
         results += [(f"{stem}_{k + 1:02d}", Clip.concat(v[k] for v in per_piece)) for k in range(args.num)]
     tempo = args.tempo or getattr(args, "input_tempo", None) or 120.0
     return [(name, clip.slice(0.0, total_beats).copy(tempo=tempo)) for name, clip in results]

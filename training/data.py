@@ -66,6 +66,11 @@ class WindowDataset:
         if rng is not None and (low, high) != (0, 0) and self.pitched_parts:
             shifts = rng.integers(low, high + 1, size=len(tokens))
             tokens = transpose_tokens(tokens, shifts, self.pitched_parts)
+        return self.batch_of(tokens)
+
+    def batch_of(self, tokens: np.ndarray) -> dict[str, torch.Tensor]:
+        """A batch of given token windows (the codec's inputs, the tokens, the lengths)."""
+        tokens = np.ascontiguousarray(tokens, dtype=np.int64)
         # one window at a time: codecs define to_input on a single token array
         inputs = np.stack([self.codec.to_input(w) for w in tokens]).astype(np.float32)
         lengths = np.full(len(tokens), tokens.shape[1], dtype=np.int64)

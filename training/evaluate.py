@@ -42,7 +42,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from . import metrics
+from . import benchmark, metrics
 from .data import DatasetError, WindowDataset
 
 
@@ -185,25 +185,117 @@ def evaluate_model(model, dataset: WindowDataset, max_examples: int = 512, batch
     }
 
 
-def evaluate_checkpoint(checkpoint, data, split: str = "test", **options) -> dict:
-    """Load a checkpoint (file or run folder) and evaluate it on ``data``'s ``split``."""
+def _dataset(data, split: str, max_examples: int) -> WindowDataset:
+    dataset = WindowDataset(data, split)
+    if max_examples:
+        dataset.tokens = dataset.tokens[:max_examples]
+    if not len(dataset):
+        raise EvaluationError(f"{data}: the {split} split has no windows")
+    return dataset
+
+
+def _train_windows(train_data, data, codec) -> np.ndarray | None:
+    """The train windows that feed the learned baselines, in ``codec``'s vocabulary."""
+    try:
+        train = WindowDataset(train_data or data, "train")
+    except DatasetError:
+        return None
+    if not len(train):
+        return None
+    if train.codec.config() != codec.config():
+        if train.codec.name != codec.name:
+            raise EvaluationError(f"{train_data}: codec {train.codec.name!r}, but the model "
+                                  f"uses {codec.name!r}")
+        return benchmark.convert_windows(train.tokens, train.codec, codec)
+    return train.tokens
+
+
+def evaluate_checkpoint(checkpoint, data, split: str = "test", train_data=None,
+                        max_examples: int = 0, **options) -> dict:
+    """Load a checkpoint (file or run folder) and evaluate it on ``data``'s ``split`` (every
+    window unless ``max_examples``): the benchmark table, then the latent-space figures."""
     from .train import load_checkpoint
 
     model, config, codec = load_checkpoint(checkpoint)
-    dataset = WindowDataset(data, split)
+    dataset = _dataset(data, split, max_examples)
     if dataset.codec.config() != codec.config():
         raise EvaluationError(f"{data} uses codec {dataset.codec.config()['name']!r} with other "
                               f"settings than the checkpoint's {codec.config()['name']!r}; "
                               "evaluate on the dataset the model was trained on")
-    report = evaluate_model(model, dataset, **options)
+    report = evaluate_model(model, dataset, max_examples=len(dataset), **options)
+    adapter = ModelAdapter(model)
+
+    def encode(tokens):
+        return adapter.posterior(dataset.batch_of(tokens))[0].numpy()
+
+    def decode(z):
+        return adapter.generate(torch.as_tensor(z, dtype=torch.float32), dataset.steps, 0.0).numpy()
+
+    with torch.no_grad():
+        report["benchmark"] = benchmark.benchmark(
+            codec, dataset.tokens, encode, decode, _train_windows(train_data, data, codec),
+            batch_size=options.get("batch_size", 64), seed=options.get("seed", 0),
+            progress=options.get("progress", False))
     report.update(config=config.name, kind=config.model.kind, data=str(data), split=split,
                   checkpoint=str(checkpoint))
     return report
 
 
+def evaluate_bundle(bundle, data, split: str = "test", train_data=None, max_examples: int = 0,
+                    batch_size: int = 64, seed: int = 0, progress: bool = False) -> dict:
+    """The benchmark table of an exported bundle, run by onnxruntime as the runtime plays it."""
+    from runtime.engine import Engine, EngineError
+
+    try:
+        engine = Engine.load(str(bundle))
+    except EngineError as exc:
+        raise EvaluationError(str(exc)) from None
+    dataset = _dataset(data, split, max_examples)
+    if dataset.codec.name != engine.codec.name:
+        raise EvaluationError(f"{data} uses codec {dataset.codec.name!r}, the bundle "
+                              f"{engine.codec.name!r}; evaluate on data of the same kind")
+    if engine.kind != "note_events" and dataset.steps != engine.total_steps:
+        raise EvaluationError(f"{data} has windows of {dataset.steps} steps, the bundle decodes "
+                              f"{engine.total_steps}")
+    encode, decode = benchmark.bundle_model(engine, dataset.codec)
+    report = {"benchmark": benchmark.benchmark(
+        dataset.codec, dataset.tokens, encode, decode,
+        _train_windows(train_data, data, dataset.codec), batch_size=batch_size, seed=seed,
+        progress=progress)}
+    report.update(config=engine.name, kind=f"bundle, {engine.kind}", data=str(data), split=split,
+                  examples=len(dataset), bundle=str(bundle))
+    return report
+
+
+def record_bundle(bundle, report: dict, train_data, command: str) -> None:
+    """model.json gets the benchmark and the training windows' notes per bar (quality guard)."""
+    from runtime.engine import Engine
+
+    engine = Engine.load(str(bundle))
+    density = None
+    try:
+        train = WindowDataset(train_data, "train")
+        if len(train):
+            density = benchmark.notes_per_bar(train.codec, train.tokens,
+                                              engine.bars if engine.kind != "note_events"
+                                              else max(1, engine.bars))
+    except DatasetError:
+        pass
+    benchmark.record(bundle, benchmark.summary(report, command.replace(" --record", "")), density)
+
+
 # -- output -------------------------------------------------------------------------------------
 
 def format_report(r: dict) -> str:
+    head = (f"model {r.get('config', '?')} ({r.get('kind', '?')}) on {r.get('data', '?')} "
+            f"[{r.get('split', '?')}, {r['examples']} windows], z = mu, argmax decoding")
+    table = benchmark.format_benchmark(r["benchmark"]) if "benchmark" in r else ""
+    if "latent" not in r:
+        return head + "\n" + table
+    return head + "\n" + table + "\n\n" + _format_latent(r)
+
+
+def _format_latent(r: dict) -> str:
     lat, acc = r["latent"], r["accuracy"]
     rows = [("model", f"{r.get('config', '?')} ({r.get('kind', '?')})"),
             ("data", f"{r.get('data', '?')} [{r.get('split', '?')}, {r['examples']} windows]"),
@@ -253,10 +345,18 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m training.evaluate",
         description="Evaluate a checkpoint: Table-1 accuracies, KL, MI, active units, "
                     "interpolation smoothness and mgeval statistics of samples vs data.")
-    p.add_argument("checkpoint", help="checkpoint.pt or a run folder holding one")
+    p.add_argument("checkpoint", metavar="MODEL",
+                   help="checkpoint.pt, a run folder holding one, or an exported bundle folder "
+                        "(model.json + ONNX graphs: scored through the runtime's engine)")
     p.add_argument("--data", required=True, help="dataset folder (python -m training.prepare)")
-    p.add_argument("--split", default="test", choices=("train", "valid", "test"))
-    p.add_argument("--max-examples", type=int, default=512, help="windows evaluated (default 512)")
+    p.add_argument("--split", default="test", choices=("train", "valid", "test", "all"),
+                   help="split of --data to score (default test; all = every split, e.g. a "
+                        "held-out folder prepared with --valid 0 --test 1)")
+    p.add_argument("--train-data", metavar="DIR",
+                   help="dataset whose train split feeds the most-frequent and nearest-window "
+                        "baselines (default: --data)")
+    p.add_argument("--max-examples", type=int, default=0,
+                   help="score only the first N windows (default 0 = the whole split)")
     p.add_argument("--batch-size", type=int, default=64, help="also the MI estimator's batch")
     p.add_argument("--samples", type=int, default=64, help="prior samples for mgeval (default 64)")
     p.add_argument("--pairs", type=int, default=8, help="interpolation pairs (default 8)")
@@ -265,6 +365,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
     p.add_argument("--json", metavar="PATH", help="also write the report as JSON (atomically)")
+    p.add_argument("--record", action="store_true",
+                   help="bundle only: write the figures into its model.json (evaluation.benchmark) "
+                        "with the training data's notes per bar (data.notes_per_bar)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -274,25 +377,44 @@ def main(argv=None) -> int:
     from .configs import ConfigError
     from .train import TrainingError
 
-    for name in ("max_examples", "batch_size", "interp_steps"):
+    for name in ("batch_size", "interp_steps"):
         if getattr(args, name) < 1 or (name == "interp_steps" and args.interp_steps < 2):
             print(f"error: --{name.replace('_', '-')} is too small", file=sys.stderr)
             return 2
-    if args.samples < 0 or args.pairs < 0 or not math.isfinite(args.temperature):
-        print("error: --samples and --pairs must be >= 0, --temperature finite", file=sys.stderr)
+    if args.samples < 0 or args.pairs < 0 or args.max_examples < 0 \
+            or not math.isfinite(args.temperature):
+        print("error: --samples, --pairs and --max-examples must be >= 0, --temperature finite",
+              file=sys.stderr)
         return 2
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     try:
-        report = evaluate_checkpoint(args.checkpoint, args.data, args.split,
-                                     max_examples=args.max_examples, batch_size=args.batch_size,
-                                     samples=args.samples, pairs=args.pairs,
-                                     interp_steps=args.interp_steps, temperature=args.temperature,
-                                     seed=args.seed, progress=not args.quiet)
+        if (Path(args.checkpoint) / "model.json").is_file():
+            report = evaluate_bundle(args.checkpoint, args.data, args.split,
+                                     train_data=args.train_data, max_examples=args.max_examples,
+                                     batch_size=args.batch_size, seed=args.seed,
+                                     progress=not args.quiet)
+        else:
+            report = evaluate_checkpoint(args.checkpoint, args.data, args.split,
+                                         train_data=args.train_data,
+                                         max_examples=args.max_examples,
+                                         batch_size=args.batch_size, samples=args.samples,
+                                         pairs=args.pairs, interp_steps=args.interp_steps,
+                                         temperature=args.temperature, seed=args.seed,
+                                         progress=not args.quiet)
     except (EvaluationError, DatasetError, TrainingError, ConfigError, ValueError) as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
     print(format_report(report))
+    if args.record:
+        if "bundle" not in report:
+            print("error: --record writes into a bundle's model.json; MODEL is a checkpoint",
+                  file=sys.stderr)
+            return 2
+        record_bundle(args.checkpoint, report, args.train_data or args.data,
+                      "python -m training.evaluate " + " ".join(argv if argv is not None
+                                                                else sys.argv[1:]))
+        print(f"recorded in {Path(args.checkpoint) / 'model.json'}")
     if args.json:
         write_json(args.json, report)
     return 0

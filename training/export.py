@@ -422,6 +422,13 @@ def export_bundle(model: nn.Module, out_dir, *, name: str, codec: Codec, valid_t
             decoding = {"feedback": "one_hot", "carry_prev_across_bars": True}
         else:
             decoding = {"feedback": "one_hot"}
+        if kind != "note_events":
+            names = list(getattr(codec, "part_names", ()) or ())
+            tokens = np.asarray(valid_tokens)
+            silent = [n for k, n in enumerate(names)
+                      if tokens.ndim == 3 and k < tokens.shape[-1] and not tokens[..., k].any()]
+            if silent:  # trained on data where these parts never play: they stay silent
+                decoding["silent_parts"] = silent
         meta = {
             "format_version": FORMAT_VERSION,
             "name": name,
@@ -445,6 +452,7 @@ def export_bundle(model: nn.Module, out_dir, *, name: str, codec: Codec, valid_t
 
         # The whole runtime path (bundle loader + numpy loop) against the PyTorch rollout.
         engine = Engine.load(tmp)
+        model.silent_parts = engine.silent_parts  # the reference keeps the same parts silent
         expected = torch_rollout(model, kind, z, notes)
         got = engine.decode_tokens(_np(z), temperature=0.0)
         if expected.shape != got.shape or not np.array_equal(expected, got):

@@ -107,10 +107,14 @@ def read_manifest(folder) -> dict:
 
 
 def load_split(folder, split: str, manifest: dict | None = None) -> dict[str, np.ndarray]:
-    """All shards of one split concatenated: ``{"tokens": ..., "source": ...}``."""
-    if split not in SPLITS:
-        raise DatasetError(f"unknown split {split!r} (known: {', '.join(SPLITS)})")
+    """All shards of one split concatenated: ``{"tokens": ..., "source": ...}``; ``"all"`` gives
+    every split, train then valid then test (a held-out folder scored as a whole)."""
+    if split not in SPLITS and split != "all":
+        raise DatasetError(f"unknown split {split!r} (known: {', '.join(SPLITS)}, all)")
     manifest = manifest or read_manifest(folder)
+    if split == "all":
+        parts = [load_split(folder, name, manifest) for name in SPLITS]
+        return {key: np.concatenate([part[key] for part in parts]) for key in ("tokens", "source")}
     names = manifest.get("shards", {}).get(split)
     if names is None:
         names = sorted(p.name for p in Path(folder).glob(f"{split}-*.npz"))

@@ -52,6 +52,8 @@ class TrioCodec(Codec):
     """Trio clip <-> int64 tokens [T, 3]; ``to_input`` concatenates the three parts' inputs."""
 
     name = "trio"
+    #: the parts side by side in tokens [T, 3] and in the decoder's logits
+    part_names = ("melody", "bass", "drums")
     parts = ("melody", "bass", "drums")
 
     def __init__(self, min_pitch: int = 21, max_pitch: int = 108, steps_per_quarter: int = 4,

@@ -115,6 +115,23 @@ def test_export_musicvae_matches_torch(tmp_path, melody_2bar, trio_2bar, kind):
                                atol=1e-4)
 
 
+def test_export_keeps_a_part_silent_that_never_played(tmp_path, trio_2bar):
+    """A trio trained on scores without drums: model.json says so and no sample has drums,
+    while the export's own checks (runtime vs PyTorch, token for token) still hold."""
+    windows = trio_2bar.copy()
+    windows[..., 2] = 0
+    codec = TrioCodec()
+    model = _musicvae(windows[:-40], codec, (2, 16))
+    out = export_bundle(model, tmp_path / "bundle", name="tiny", codec=codec,
+                        valid_tokens=windows[-40:], data={}, training={})
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["decoding"]["silent_parts"] == ["drums"]
+    assert meta["export"]["rollout_tokens_identical"] is True
+    z = np.random.default_rng(0).standard_normal((16, model.config.z_size)).astype(np.float32)
+    tokens = Engine.load(out).decode_tokens(z, temperature=1.5, seed=0)
+    assert not tokens[..., 2].any() and tokens[..., 0].any()
+
+
 def test_export_note_events_matches_torch(tmp_path, tunes):
     codec = NoteEventCodec.build(tunes, min_pitch=21, max_pitch=108)
     windows = np.concatenate([segments(codec.encode(c), 24, 12) for c in tunes])

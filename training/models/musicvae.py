@@ -356,8 +356,11 @@ class MusicVAE(Model):
         """Tokens [B, K] from logits [B, sum(depths)]: argmax at temperature 0, else a categorical
         draw per part from softmax(logits / temperature)."""
         tokens = []
-        for part in logits.split(self.part_depths, -1):
-            if temperature <= 0:
+        silent = getattr(self, "silent_parts", ())  # parts kept silent (bundle decoding.silent_parts)
+        for k, part in enumerate(logits.split(self.part_depths, -1)):
+            if k in silent:
+                tokens.append(torch.zeros(part.shape[0], dtype=torch.long, device=part.device))
+            elif temperature <= 0:
                 tokens.append(part.argmax(-1))
             else:
                 probs = torch.softmax(part / temperature, -1)
