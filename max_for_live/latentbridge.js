@@ -5,13 +5,18 @@
 // OSC (docs/osc.md). No musical logic lives here: the bridge does the music.
 //
 // In Max the patch loads it as [js latentbridge.js] (1 inlet, 3 outlets):
-//   inlet 0   OSC replies from [udpreceive 9001] ("/lb/pong", "/lb/bar 3 12. 60 0. 0.5 100" ...)
-//             and control messages from the UI ("capture A", "temperature 0.7", "write 1" ...)
+//   inlet 0   OSC replies from [udpreceive] ("/lb/pong", "/lb/bar 3 12. 60 0. 0.5 100" ...),
+//             control messages from the UI ("capture A", "temperature 0.7", "write 1" ...) and
+//             stored values restored with the set ("saved_model mel_2bar", "drum 0 36")
 //   outlet 0  OSC messages to [udpsend 127.0.0.1 9000] ("/lb/clip/notes A 60 0. 1. 100 ...")
-//   outlet 1  notes to play: "note pitch velocity duration_ms delay_ms" -> [pipe] -> [makenote],
-//             and "clear" to drop what is queued
+//   outlet 1  notes to play: "note pitch velocity duration_ms at_ticks" (the song position of
+//             the note in ticks, 480 a beat); the patch subtracts [transport]'s position and
+//             holds the note in [pipe] for the rest, on Max's scheduler thread, in ticks.
+//             "clear" drops what is queued and ends sounding notes, "flush" only drops the queue.
 //   outlet 2  feedback for the UI: "status <text>", "connected 0|1", "models <name>..." (the
-//             Model menu's items) and "model <index>" (the menu item to show, without output)
+//             Model menu's items), "model <index>" (the menu item to show, without output),
+//             "port <n>" (the port [udpreceive] must listen on) and "savemodel <name>" (the
+//             model picked, stored with the Live set)
 //
 // Everything Max provides (outlet, post, LiveAPI, Task) is injected, so the same file runs
 // under node against a simulated Live:
@@ -26,19 +31,35 @@
 // Written in ES5 (Max's [js] engine): var, function, no arrows, no template strings.
 
 var DEFAULTS = {
-    replyPort: 9001,           // [udpreceive] port, told to the bridge in /lb/hello
+    replyPort: 9001,           // first [udpreceive] port tried; each device takes a free one
+    portRange: 100,            // ... from replyPort to replyPort + portRange - 1
+    portTries: 3,              // failed hellos on a port never heard from before taking another
     chunkNotes: 100,           // notes per /lb/clip/notes datagram (docs/osc.md: 100 is safe)
     pingTimeoutMs: 1000,       // no /lb/pong within this -> "bridge not running"
     pingEveryMs: 3000,         // keep-alive while connected, retry (hello + ping) while not
     tickMs: 20,                // playhead poll for streamed bars
-    lookaheadMs: 60,           // notes starting within this window go to [pipe] now
-    lateBeats: 0.25,           // notes later than this are dropped, not played out of time
+    lookaheadBeats: 1,         // notes starting within this many beats go to [pipe] now
+    ticksPerBeat: 480,         // Max's transport resolution (ticks per quarter note)
+    lateMs: 30,                // a note this late (e.g. on the first beat after play) plays at once;
+                               // later ones are dropped, not played out of time
+    resyncBeats: 0.05,         // a reported song time this far from the running estimate re-anchors it
     transportEveryMs: 100,     // /lb/transport while playing (docs/osc.md: >= 4 per second)
     startHint: "bridge not running: start `python -m bridge`"
 };
 
 var MODES = ["sample", "interpolate", "vary"];
 var SLOTS = ["A", "B"];
+
+// The 9 drum classes of the drum models, with the General MIDI pitches each stands for (the
+// first is what the bridge writes). Same table as runtime/codecs/drums.py (Magenta's).
+var DRUM_CLASSES = ["kick", "snare", "closed hi-hat", "open hi-hat", "low tom", "mid tom",
+                    "high tom", "crash", "ride"];
+var DRUM_PITCHES = [
+    [36, 35], [38, 27, 28, 31, 32, 33, 34, 37, 39, 40, 56, 65, 66, 75, 85],
+    [42, 44, 54, 68, 69, 70, 71, 73, 78, 80, 22], [46, 67, 72, 74, 79, 81, 26],
+    [45, 29, 41, 43, 61, 64, 84], [48, 47, 60, 63, 77, 86, 87], [50, 30, 62, 76, 83],
+    [49, 52, 55, 57, 58], [51, 53, 59, 82]
+];
 
 function createDevice(env) {
     var cfg = {};
@@ -48,6 +69,9 @@ function createDevice(env) {
 
     var now = env.now || function () { return new Date().getTime(); };
     var post = env.post || function () {};
+    // Ports taken by the latentbridge devices of this Max (a Max Global in the device): each
+    // device takes its own, so several devices in a set each hear their own replies.
+    var ports = env.ports || {};
 
     var state = {
         connected: false,
@@ -70,6 +94,11 @@ function createDevice(env) {
         observers: [],
         tasks: {},
         settings: {},           // last value of each setting, resent when the bridge appears
+        replyPort: 0,           // the port this device's [udpreceive] listens on
+        portHeard: false,       // something arrived on replyPort: it works
+        portFails: 0,           // hellos on replyPort without an answer
+        drumMap: [],            // pad note of each drum class (stored with the set)
+        lateNotes: 0,           // streamed notes that came after their beat (dropped)
         ready: false            // observers report their first values during init: stay quiet
     };
 
@@ -116,14 +145,37 @@ function createDevice(env) {
         var t = new env.Task(fn);
         t.interval = intervalMs;
         state.tasks[name] = t;
-        if (repeat) t.repeat(); else t.schedule(intervalMs);
+        // Max runs a repeating Task at once unless told the first delay.
+        if (repeat) t.repeat(-1, intervalMs); else t.schedule(intervalMs);
         return t;
     }
 
     // --- connection -------------------------------------------------------------------------
 
+    // The lowest port from cfg.replyPort no other latentbridge device of this Max holds (and
+    // not one given up because nothing ever came back on it).
+    function claimPort(skip) {
+        if (state.replyPort) delete ports[state.replyPort];
+        var start = skip ? state.replyPort + 1 : cfg.replyPort;
+        for (var k = 0; k < cfg.portRange; k++) {
+            var port = cfg.replyPort + (start - cfg.replyPort + k) % cfg.portRange;
+            if (!ports[port]) {
+                ports[port] = true;
+                state.replyPort = port;
+                state.portHeard = false;
+                state.portFails = 0;
+                ui("port", [port]);
+                return port;
+            }
+        }
+        state.replyPort = 0;
+        status("no free reply port from " + cfg.replyPort + " to " + (cfg.replyPort + cfg.portRange - 1));
+        return 0;
+    }
+
     function connect() {
-        send("/lb/hello", [cfg.replyPort]);
+        if (!state.replyPort) claimPort(false);
+        send("/lb/hello", [state.replyPort]);
         ping();
         send("/lb/models");
         send("/lb/status");
@@ -146,8 +198,10 @@ function createDevice(env) {
     }
 
     function keepAlive() {
-        if (state.connected) ping();
-        else connect();       // a restarted bridge needs the hello again to find our port
+        if (state.connected) return ping();
+        // Nothing ever came back on this port: another program may hold it. Take the next.
+        if (!state.portHeard && ++state.portFails >= cfg.portTries) claimPort(true);
+        connect();            // a restarted bridge needs the hello again to find our port
     }
 
     // A pong, or the /lb/hello reply (which names the bridge's model). On (re)connect the
@@ -186,6 +240,44 @@ function createDevice(env) {
     function showModelInMenu() {
         var index = state.models.indexOf(state.model);
         if (index >= 0) ui("model", [index]);
+    }
+
+    // --- drum map: pads of a rack that are not on General MIDI notes ------------------------
+
+    function drumMapped() {
+        for (var k = 0; k < DRUM_PITCHES.length; k++) {
+            if (state.drumMap[k] !== undefined && state.drumMap[k] !== DRUM_PITCHES[k][0]) return true;
+        }
+        return false;
+    }
+
+    // Live -> bridge: a note on a class's pad becomes that class's General MIDI note.
+    function toBridgePitch(pitch) {
+        if (!drumMapped()) return pitch;
+        for (var k = 0; k < DRUM_PITCHES.length; k++) {
+            if (state.drumMap[k] === pitch) return DRUM_PITCHES[k][0];
+        }
+        return pitch;
+    }
+
+    // bridge -> Live: a note of a drum class goes to that class's pad.
+    function toLivePitch(pitch) {
+        if (!drumMapped()) return pitch;
+        for (var k = 0; k < DRUM_PITCHES.length; k++) {
+            if (DRUM_PITCHES[k].indexOf(pitch) >= 0) {
+                return state.drumMap[k] === undefined ? pitch : state.drumMap[k];
+            }
+        }
+        return pitch;
+    }
+
+    function setDrumPad(index, pitch) {
+        index = Math.round(index);
+        pitch = Math.round(pitch);
+        if (!(index >= 0 && index < DRUM_PITCHES.length) || !(pitch >= 0 && pitch <= 127)) {
+            return status("drum map: class 0..8 and note 0..127, not " + index + " " + pitch);
+        }
+        state.drumMap[index] = pitch;
     }
 
     // --- Live: finding clips and the device's track ------------------------------------------
@@ -252,7 +344,7 @@ function createDevice(env) {
         for (var i = 0; i < list.length; i++) {
             var n = list[i];
             if (n.mute) continue;
-            notes.push({pitch: n.pitch, start: n.start_time - from, duration: n.duration,
+            notes.push({pitch: toBridgePitch(n.pitch), start: n.start_time - from, duration: n.duration,
                         velocity: Math.max(1, Math.min(127, Math.round(n.velocity)))});
         }
         notes.sort(function (a, b) { return a.start - b.start || a.pitch - b.pitch; });
@@ -306,20 +398,40 @@ function createDevice(env) {
             var slotPath = track.unquotedpath + " clip_slots " + i;
             var slot = api(slotPath);
             if (first(slot.get("has_clip")) == 1) continue;
+            // Live reports a failed call on the Max console and carries on: look, don't trust.
             slot.call("create_clip", asFloat(length));
             var clip = api(slotPath + " clip");
+            if (!exists(clip)) {
+                return status("write: Live made no clip in slot " + (i + 1) + " (see the Max console)");
+            }
             var spec = [];
+            var span = length;
             for (var j = 0; j < notes.length; j++) {
                 var n = notes[j];
-                spec.push({pitch: n.pitch, start_time: n.start, duration: n.duration,
+                spec.push({pitch: toLivePitch(n.pitch), start_time: n.start, duration: n.duration,
                            velocity: n.velocity, mute: 0});
+                span = Math.max(span, n.start + 1);
             }
-            clip.call("add_new_notes", {notes: spec});
+            if (spec.length) clip.call("add_new_notes", {notes: spec});
             if (name) clip.set("name", name);
-            status("wrote " + notes.length + " notes to clip slot " + (i + 1));
+            var kept = countNotes(clip, span);
+            if (kept !== notes.length) {
+                status("write: Live kept " + kept + " of " + notes.length + " notes in clip slot " +
+                       (i + 1) + " (see the Max console)");
+                return -1;
+            }
+            status("wrote " + kept + " notes to clip slot " + (i + 1));
             return i;
         }
         return status("write: no empty clip slot on this track (add a scene)");
+    }
+
+    // The notes the clip really holds (read back from Live).
+    function countNotes(clip, span) {
+        var raw = clip.call("get_notes_extended", 0, 128, 0, asFloat(span));
+        if (raw === undefined || raw === null) return 0;
+        var dict = typeof raw === "string" ? JSON.parse(raw) : raw;
+        return (dict && dict.notes) ? dict.notes.length : 0;
     }
 
     // --- results and streamed bars from the bridge -------------------------------------------
@@ -361,13 +473,36 @@ function createDevice(env) {
         var index = Math.round(args[0]);
         var bar = state.bars[index];
         if (!bar || bar.closed) {   // a later /lb/bar for a closed bar replaces it
+            if (bar && handedOver(bar)) requeue();
             bar = state.bars[index] = {start: Number(args[1]), notes: [], closed: false};
         }
         var notes = readNotes(args, 2);
         for (var i = 0; i < notes.length; i++) {
+            notes[i].pitch = toLivePitch(notes[i].pitch);
             notes[i].beat = bar.start + notes[i].start;
             notes[i].played = false;
             bar.notes.push(notes[i]);
+        }
+    }
+
+    // Notes of the bar already waiting in [pipe] (handed over, not yet due)?
+    function handedOver(bar) {
+        var beat = currentBeat();
+        for (var i = 0; i < bar.notes.length; i++) {
+            if (bar.notes[i].played && bar.notes[i].beat >= beat) return true;
+        }
+        return false;
+    }
+
+    // Empty [pipe] (sounding notes go on) and hand over again what is still ahead.
+    function requeue() {
+        env.outlet(1, ["flush"]);
+        var beat = currentBeat();
+        for (var index in state.bars) {
+            var notes = state.bars[index].notes;
+            for (var i = 0; i < notes.length; i++) {
+                if (notes[i].beat >= beat) notes[i].played = false;
+            }
         }
     }
 
@@ -398,9 +533,15 @@ function createDevice(env) {
         var t = state.transport;
         var force = false;
         if (property === "current_song_time") {
-            var jumped = Math.abs(Number(value) - currentBeat()) > 0.5;
-            t.beat = Number(value);
-            t.beatAt = now();
+            // Live's notifications reach [js] late and unevenly: keep the running estimate
+            // unless the song time is really elsewhere. Timing of notes does not depend on it
+            // (the patch schedules against [transport]); only which notes go to [pipe] when.
+            var off = Math.abs(Number(value) - currentBeat());
+            var jumped = off > 0.5;
+            if (!t.playing || off > cfg.resyncBeats) {
+                t.beat = Number(value);
+                t.beatAt = now();
+            }
             if (jumped && state.ready) { force = true; relocated(); }
         } else if (property === "is_playing") {
             t.playing = Number(value) ? 1 : 0;
@@ -442,14 +583,18 @@ function createDevice(env) {
         }
     }
 
-    // Called every tickMs: hands notes due within the lookahead to [pipe] with their delay.
+    // Called every tickMs: hands the notes of the next lookaheadBeats to [pipe], each with its
+    // song position in ticks. [js] runs late and unevenly (Max's low-priority thread), so it
+    // does not time anything: the patch reads [transport] and waits the difference in ticks
+    // on the scheduler thread, so a note plays at its beat whenever it was handed over.
+    // A note found more than lateMs after its beat is dropped, not played late.
     function tick() {
         var t = state.transport;
         if (!t.playing) return;
         reportTransport(false);
         var beat = currentBeat();
         var msPerBeat = 60000 / t.tempo;
-        var horizon = beat + cfg.lookaheadMs / msPerBeat;
+        var horizon = beat + cfg.lookaheadBeats;
         for (var index in state.bars) {
             var bar = state.bars[index];
             var notes = bar.notes;
@@ -457,12 +602,11 @@ function createDevice(env) {
             for (var i = 0; i < notes.length; i++) {
                 var n = notes[i];
                 if (n.played) continue;
-                if (n.beat < beat - cfg.lateBeats) { n.played = true; continue; }
+                if (n.beat < beat - cfg.lateMs / msPerBeat) { n.played = true; state.lateNotes++; continue; }
                 if (n.beat >= horizon) { done = false; continue; }
                 n.played = true;
-                var delay = Math.max(0, (n.beat - beat) * msPerBeat);
                 env.outlet(1, ["note", n.pitch, n.velocity, Math.max(1, Math.round(n.duration * msPerBeat)),
-                               Math.round(delay)]);
+                               Math.round(n.beat * cfg.ticksPerBeat * 1000) / 1000]);
             }
             // Forget bars that are fully played and long past (keeps the queue small).
             if (done && bar.closed && bar.start < beat - 64) delete state.bars[index];
@@ -509,6 +653,7 @@ function createDevice(env) {
             // (the bridge lists it first) or the one being loaded. Do not load it again.
             if (model === state.model || model === state.loadingModel) return;
             state.chosenModel = model;
+            ui("savemodel", [model]);             // stored with the Live set ([pattr])
             return loadModel(model);
         }
         if (name === "position") return send("/lb/position", [asFloat(value)]);
@@ -522,6 +667,14 @@ function createDevice(env) {
             return send("/lb/stream", [on]);
         }
         if (name === "generate") return send("/lb/generate");
+        if (name === "saved_model") {            // restored with the set, before or after init
+            if (value === undefined || value === "" || typeof value === "number") return;
+            state.chosenModel = String(value);
+            if (state.connected && state.chosenModel !== state.model &&
+                state.chosenModel !== state.loadingModel) loadModel(state.chosenModel);
+            return;
+        }
+        if (name === "drum") return setDrumPad(args[0], args[1]);
         if (name === "write") {
             state.writeOnResult = true;
             return send("/lb/generate");
@@ -534,6 +687,7 @@ function createDevice(env) {
     function handle(name, args) {
         args = args || [];
         if (name.charAt(0) !== "/") return control(name, args);
+        state.portHeard = true;                   // a reply came in: our port works
         if (name === "/lb/pong") return onPong();
         if (name === "/lb/hello") {
             var loading = state.loadingModel;
@@ -599,6 +753,8 @@ function createDevice(env) {
         for (var i = 0; i < state.observers.length; i++) state.observers[i].property = "";
         state.observers = [];
         state.ready = false;
+        if (state.replyPort && ports[state.replyPort]) delete ports[state.replyPort];
+        state.replyPort = 0;
     }
 
     return {init: init, handle: handle, tick: tick, free: free, state: state,
@@ -608,7 +764,8 @@ function createDevice(env) {
 // --- Max glue: the globals Max looks for, delegating to one device --------------------------
 
 if (typeof module !== "undefined" && module.exports) {
-    module.exports = {createDevice: createDevice, DEFAULTS: DEFAULTS, MODES: MODES};
+    module.exports = {createDevice: createDevice, DEFAULTS: DEFAULTS, MODES: MODES,
+                      DRUM_CLASSES: DRUM_CLASSES, DRUM_PITCHES: DRUM_PITCHES};
 } else {
     inlets = 1;
     outlets = 3;
@@ -623,10 +780,20 @@ function lbMaxDevice() {
             outlet: function (index, message) { outlet(index, message); },
             post: post,
             LiveAPI: LiveAPI,
-            Task: function (fn) { return new Task(fn, this); }
+            Task: function (fn) { return new Task(fn, this); },
+            ports: lbSharedPorts()
         });
     }
     return lbDevice;
+}
+
+// One table of taken reply ports for every latentbridge device in this Max (all devices of a
+// Live set share one Max), kept in a Max Global.
+function lbSharedPorts() {
+    if (typeof Global === "undefined") return {};
+    var shared = new Global("latentbridge");
+    if (!shared.replyPorts) shared.replyPorts = {};
+    return shared.replyPorts;
 }
 
 // [live.thisdevice] bangs when the Live API is ready: start observers, timers and connect.

@@ -99,11 +99,11 @@
 				"box" : {
 					"id" : "obj-routeplay",
 					"maxclass" : "newobj",
-					"numinlets" : 3,
-					"numoutlets" : 3,
+					"numinlets" : 4,
+					"numoutlets" : 4,
 					"patching_rect" : [ 230.0, 360.0, 100.0, 22.0 ],
-					"outlettype" : [ "", "", "" ],
-					"text" : "route note clear"
+					"outlettype" : [ "", "", "", "" ],
+					"text" : "route note clear flush"
 				}
 			},
 			{
@@ -187,11 +187,11 @@
 				"box" : {
 					"id" : "obj-routeui",
 					"maxclass" : "newobj",
-					"numinlets" : 5,
-					"numoutlets" : 5,
+					"numinlets" : 7,
+					"numoutlets" : 7,
 					"patching_rect" : [ 420.0, 360.0, 220.0, 22.0 ],
-					"outlettype" : [ "", "", "", "", "" ],
-					"text" : "route status connected models model"
+					"outlettype" : [ "", "", "", "", "", "", "" ],
+					"text" : "route status connected models model port savemodel"
 				}
 			},
 			{
@@ -291,7 +291,8 @@
 							"parameter_shortname" : "Connect",
 							"parameter_type" : 2,
 							"parameter_mmax" : 1,
-							"parameter_enum" : [ "off", "on" ]
+							"parameter_enum" : [ "off", "on" ],
+							"parameter_invisible" : 2
 						}
 					},
 					"mode" : 0,
@@ -321,8 +322,8 @@
 					"presentation_rect" : [ 4.0, 30.0, 150.0, 15.0 ],
 					"parameter_enable" : 1,
 					"varname" : "model",
-					"hint" : "The model bundle the bridge loads (the list comes from the bridge).",
-					"annotation" : "The model bundle the bridge loads (the list comes from the bridge).",
+					"hint" : "The model bundle the bridge loads (the list comes from the bridge). The model you pick is saved with the Live set and loaded again when the set opens.",
+					"annotation" : "The model bundle the bridge loads (the list comes from the bridge). The model you pick is saved with the Live set and loaded again when the set opens.",
 					"annotation_name" : "Model",
 					"saved_attribute_attributes" : {
 						"valueof" : {
@@ -330,7 +331,8 @@
 							"parameter_shortname" : "Model",
 							"parameter_type" : 2,
 							"parameter_mmax" : 0,
-							"parameter_enum" : [ "(press Connect)" ]
+							"parameter_enum" : [ "(press Connect)" ],
+							"parameter_invisible" : 2
 						}
 					}
 				}
@@ -409,7 +411,8 @@
 							"parameter_shortname" : "Capture A",
 							"parameter_type" : 2,
 							"parameter_mmax" : 1,
-							"parameter_enum" : [ "off", "on" ]
+							"parameter_enum" : [ "off", "on" ],
+							"parameter_invisible" : 2
 						}
 					},
 					"mode" : 0,
@@ -449,7 +452,8 @@
 							"parameter_shortname" : "Capture B",
 							"parameter_type" : 2,
 							"parameter_mmax" : 1,
-							"parameter_enum" : [ "off", "on" ]
+							"parameter_enum" : [ "off", "on" ],
+							"parameter_invisible" : 2
 						}
 					},
 					"mode" : 0,
@@ -688,7 +692,8 @@
 							"parameter_shortname" : "Write",
 							"parameter_type" : 2,
 							"parameter_mmax" : 1,
-							"parameter_enum" : [ "off", "on" ]
+							"parameter_enum" : [ "off", "on" ],
+							"parameter_invisible" : 2
 						}
 					},
 					"mode" : 0,
@@ -731,6 +736,611 @@
 					"presentation_rect" : [ 300.0, 80.0, 80.0, 18.0 ],
 					"fontsize" : 9.0
 				}
+			},
+			{
+				"box" : {
+					"id" : "obj-setport",
+					"maxclass" : "newobj",
+					"numinlets" : 1,
+					"numoutlets" : 1,
+					"patching_rect" : [ 560.0, 340.0, 80.0, 22.0 ],
+					"outlettype" : [ "" ],
+					"text" : "prepend port"
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-savemodel",
+					"maxclass" : "newobj",
+					"numinlets" : 1,
+					"numoutlets" : 1,
+					"patching_rect" : [ 650.0, 340.0, 80.0, 22.0 ],
+					"outlettype" : [ "" ],
+					"text" : "prepend set"
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-savedmodel",
+					"maxclass" : "newobj",
+					"numinlets" : 1,
+					"numoutlets" : 3,
+					"patching_rect" : [ 650.0, 370.0, 100.0, 22.0 ],
+					"outlettype" : [ "", "", "" ],
+					"text" : "pattr lb_model",
+					"varname" : "lb_model",
+					"parameter_enable" : 1,
+					"saved_object_attributes" : {
+						"parameter_enable" : 1,
+						"parameter_mappable" : 0
+					},
+					"hint" : "Stores the model picked in the Model menu with the Live set (not automatable), so the set loads it again when it opens.",
+					"annotation" : "Stores the model picked in the Model menu with the Live set (not automatable), so the set loads it again when it opens.",
+					"annotation_name" : "Saved Model",
+					"saved_attribute_attributes" : {
+						"valueof" : {
+							"parameter_longname" : "Saved Model",
+							"parameter_shortname" : "Saved Model",
+							"parameter_type" : 3,
+							"parameter_invisible" : 1
+						}
+					}
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-pre_saved_model",
+					"maxclass" : "newobj",
+					"numinlets" : 1,
+					"numoutlets" : 1,
+					"patching_rect" : [ 650.0, 400.0, 120.0, 22.0 ],
+					"outlettype" : [ "" ],
+					"text" : "prepend saved_model"
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-notetrig",
+					"maxclass" : "newobj",
+					"numinlets" : 1,
+					"numoutlets" : 2,
+					"patching_rect" : [ 230.0, 300.0, 40.0, 22.0 ],
+					"outlettype" : [ "", "bang" ],
+					"text" : "t l b"
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-transport",
+					"maxclass" : "newobj",
+					"numinlets" : 2,
+					"numoutlets" : 9,
+					"patching_rect" : [ 330.0, 300.0, 100.0, 22.0 ],
+					"outlettype" : [ "int", "int", "float", "float", "float", "", "int", "float", "" ],
+					"text" : "transport"
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-unpack",
+					"maxclass" : "newobj",
+					"numinlets" : 1,
+					"numoutlets" : 4,
+					"patching_rect" : [ 230.0, 340.0, 90.0, 22.0 ],
+					"outlettype" : [ "int", "int", "int", "float" ],
+					"text" : "unpack 0 0 0 0."
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-minus",
+					"maxclass" : "newobj",
+					"numinlets" : 2,
+					"numoutlets" : 1,
+					"patching_rect" : [ 330.0, 340.0, 40.0, 22.0 ],
+					"outlettype" : [ "float" ],
+					"text" : "- 0."
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-ticksmsg",
+					"maxclass" : "message",
+					"numinlets" : 2,
+					"numoutlets" : 1,
+					"patching_rect" : [ 330.0, 370.0, 60.0, 22.0 ],
+					"outlettype" : [ "" ],
+					"text" : "$1 ticks"
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-drum0",
+					"maxclass" : "live.numbox",
+					"numinlets" : 1,
+					"numoutlets" : 2,
+					"patching_rect" : [ 20.0, 560.0, 44.0, 15.0 ],
+					"outlettype" : [ "", "float" ],
+					"presentation" : 1,
+					"presentation_rect" : [ 4.0, 122.0, 44.0, 15.0 ],
+					"parameter_enable" : 1,
+					"varname" : "drum_0",
+					"hint" : "Drum map: the note of the kick pad on this track's drum rack. Drum models write their kick there and read it from there (General MIDI: 36). Saved with the set, not automatable.",
+					"annotation" : "Drum map: the note of the kick pad on this track's drum rack. Drum models write their kick there and read it from there (General MIDI: 36). Saved with the set, not automatable.",
+					"annotation_name" : "Kick Pad",
+					"saved_attribute_attributes" : {
+						"valueof" : {
+							"parameter_longname" : "Kick Pad",
+							"parameter_shortname" : "kick",
+							"parameter_type" : 1,
+							"parameter_mmin" : 0,
+							"parameter_mmax" : 127,
+							"parameter_unitstyle" : 8,
+							"parameter_initial" : [ 36 ],
+							"parameter_initial_enable" : 1,
+							"parameter_invisible" : 1
+						}
+					}
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-pre_drum0",
+					"maxclass" : "newobj",
+					"numinlets" : 1,
+					"numoutlets" : 1,
+					"patching_rect" : [ 20.0, 590.0, 60.0, 22.0 ],
+					"outlettype" : [ "" ],
+					"text" : "prepend drum 0"
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-label_drum0",
+					"maxclass" : "comment",
+					"numinlets" : 1,
+					"numoutlets" : 0,
+					"patching_rect" : [ 20.0, 540.0, 44.0, 18.0 ],
+					"text" : "kick",
+					"presentation" : 1,
+					"presentation_rect" : [ 4.0, 106.0, 44.0, 16.0 ]
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-drum1",
+					"maxclass" : "live.numbox",
+					"numinlets" : 1,
+					"numoutlets" : 2,
+					"patching_rect" : [ 80.0, 560.0, 44.0, 15.0 ],
+					"outlettype" : [ "", "float" ],
+					"presentation" : 1,
+					"presentation_rect" : [ 51.0, 122.0, 44.0, 15.0 ],
+					"parameter_enable" : 1,
+					"varname" : "drum_1",
+					"hint" : "Drum map: the note of the snare pad on this track's drum rack. Drum models write their snare there and read it from there (General MIDI: 38). Saved with the set, not automatable.",
+					"annotation" : "Drum map: the note of the snare pad on this track's drum rack. Drum models write their snare there and read it from there (General MIDI: 38). Saved with the set, not automatable.",
+					"annotation_name" : "Snare Pad",
+					"saved_attribute_attributes" : {
+						"valueof" : {
+							"parameter_longname" : "Snare Pad",
+							"parameter_shortname" : "snare",
+							"parameter_type" : 1,
+							"parameter_mmin" : 0,
+							"parameter_mmax" : 127,
+							"parameter_unitstyle" : 8,
+							"parameter_initial" : [ 38 ],
+							"parameter_initial_enable" : 1,
+							"parameter_invisible" : 1
+						}
+					}
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-pre_drum1",
+					"maxclass" : "newobj",
+					"numinlets" : 1,
+					"numoutlets" : 1,
+					"patching_rect" : [ 80.0, 590.0, 60.0, 22.0 ],
+					"outlettype" : [ "" ],
+					"text" : "prepend drum 1"
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-label_drum1",
+					"maxclass" : "comment",
+					"numinlets" : 1,
+					"numoutlets" : 0,
+					"patching_rect" : [ 80.0, 540.0, 44.0, 18.0 ],
+					"text" : "snare",
+					"presentation" : 1,
+					"presentation_rect" : [ 51.0, 106.0, 44.0, 16.0 ]
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-drum2",
+					"maxclass" : "live.numbox",
+					"numinlets" : 1,
+					"numoutlets" : 2,
+					"patching_rect" : [ 140.0, 560.0, 44.0, 15.0 ],
+					"outlettype" : [ "", "float" ],
+					"presentation" : 1,
+					"presentation_rect" : [ 98.0, 122.0, 44.0, 15.0 ],
+					"parameter_enable" : 1,
+					"varname" : "drum_2",
+					"hint" : "Drum map: the note of the closed hat pad on this track's drum rack. Drum models write their closed hat there and read it from there (General MIDI: 42). Saved with the set, not automatable.",
+					"annotation" : "Drum map: the note of the closed hat pad on this track's drum rack. Drum models write their closed hat there and read it from there (General MIDI: 42). Saved with the set, not automatable.",
+					"annotation_name" : "Closed Hat Pad",
+					"saved_attribute_attributes" : {
+						"valueof" : {
+							"parameter_longname" : "Closed Hat Pad",
+							"parameter_shortname" : "c.hat",
+							"parameter_type" : 1,
+							"parameter_mmin" : 0,
+							"parameter_mmax" : 127,
+							"parameter_unitstyle" : 8,
+							"parameter_initial" : [ 42 ],
+							"parameter_initial_enable" : 1,
+							"parameter_invisible" : 1
+						}
+					}
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-pre_drum2",
+					"maxclass" : "newobj",
+					"numinlets" : 1,
+					"numoutlets" : 1,
+					"patching_rect" : [ 140.0, 590.0, 60.0, 22.0 ],
+					"outlettype" : [ "" ],
+					"text" : "prepend drum 2"
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-label_drum2",
+					"maxclass" : "comment",
+					"numinlets" : 1,
+					"numoutlets" : 0,
+					"patching_rect" : [ 140.0, 540.0, 44.0, 18.0 ],
+					"text" : "c.hat",
+					"presentation" : 1,
+					"presentation_rect" : [ 98.0, 106.0, 44.0, 16.0 ]
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-drum3",
+					"maxclass" : "live.numbox",
+					"numinlets" : 1,
+					"numoutlets" : 2,
+					"patching_rect" : [ 200.0, 560.0, 44.0, 15.0 ],
+					"outlettype" : [ "", "float" ],
+					"presentation" : 1,
+					"presentation_rect" : [ 145.0, 122.0, 44.0, 15.0 ],
+					"parameter_enable" : 1,
+					"varname" : "drum_3",
+					"hint" : "Drum map: the note of the open hat pad on this track's drum rack. Drum models write their open hat there and read it from there (General MIDI: 46). Saved with the set, not automatable.",
+					"annotation" : "Drum map: the note of the open hat pad on this track's drum rack. Drum models write their open hat there and read it from there (General MIDI: 46). Saved with the set, not automatable.",
+					"annotation_name" : "Open Hat Pad",
+					"saved_attribute_attributes" : {
+						"valueof" : {
+							"parameter_longname" : "Open Hat Pad",
+							"parameter_shortname" : "o.hat",
+							"parameter_type" : 1,
+							"parameter_mmin" : 0,
+							"parameter_mmax" : 127,
+							"parameter_unitstyle" : 8,
+							"parameter_initial" : [ 46 ],
+							"parameter_initial_enable" : 1,
+							"parameter_invisible" : 1
+						}
+					}
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-pre_drum3",
+					"maxclass" : "newobj",
+					"numinlets" : 1,
+					"numoutlets" : 1,
+					"patching_rect" : [ 200.0, 590.0, 60.0, 22.0 ],
+					"outlettype" : [ "" ],
+					"text" : "prepend drum 3"
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-label_drum3",
+					"maxclass" : "comment",
+					"numinlets" : 1,
+					"numoutlets" : 0,
+					"patching_rect" : [ 200.0, 540.0, 44.0, 18.0 ],
+					"text" : "o.hat",
+					"presentation" : 1,
+					"presentation_rect" : [ 145.0, 106.0, 44.0, 16.0 ]
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-drum4",
+					"maxclass" : "live.numbox",
+					"numinlets" : 1,
+					"numoutlets" : 2,
+					"patching_rect" : [ 260.0, 560.0, 44.0, 15.0 ],
+					"outlettype" : [ "", "float" ],
+					"presentation" : 1,
+					"presentation_rect" : [ 192.0, 122.0, 44.0, 15.0 ],
+					"parameter_enable" : 1,
+					"varname" : "drum_4",
+					"hint" : "Drum map: the note of the low tom pad on this track's drum rack. Drum models write their low tom there and read it from there (General MIDI: 45). Saved with the set, not automatable.",
+					"annotation" : "Drum map: the note of the low tom pad on this track's drum rack. Drum models write their low tom there and read it from there (General MIDI: 45). Saved with the set, not automatable.",
+					"annotation_name" : "Low Tom Pad",
+					"saved_attribute_attributes" : {
+						"valueof" : {
+							"parameter_longname" : "Low Tom Pad",
+							"parameter_shortname" : "lo tom",
+							"parameter_type" : 1,
+							"parameter_mmin" : 0,
+							"parameter_mmax" : 127,
+							"parameter_unitstyle" : 8,
+							"parameter_initial" : [ 45 ],
+							"parameter_initial_enable" : 1,
+							"parameter_invisible" : 1
+						}
+					}
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-pre_drum4",
+					"maxclass" : "newobj",
+					"numinlets" : 1,
+					"numoutlets" : 1,
+					"patching_rect" : [ 260.0, 590.0, 60.0, 22.0 ],
+					"outlettype" : [ "" ],
+					"text" : "prepend drum 4"
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-label_drum4",
+					"maxclass" : "comment",
+					"numinlets" : 1,
+					"numoutlets" : 0,
+					"patching_rect" : [ 260.0, 540.0, 44.0, 18.0 ],
+					"text" : "lo tom",
+					"presentation" : 1,
+					"presentation_rect" : [ 192.0, 106.0, 44.0, 16.0 ]
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-drum5",
+					"maxclass" : "live.numbox",
+					"numinlets" : 1,
+					"numoutlets" : 2,
+					"patching_rect" : [ 320.0, 560.0, 44.0, 15.0 ],
+					"outlettype" : [ "", "float" ],
+					"presentation" : 1,
+					"presentation_rect" : [ 239.0, 122.0, 44.0, 15.0 ],
+					"parameter_enable" : 1,
+					"varname" : "drum_5",
+					"hint" : "Drum map: the note of the mid tom pad on this track's drum rack. Drum models write their mid tom there and read it from there (General MIDI: 48). Saved with the set, not automatable.",
+					"annotation" : "Drum map: the note of the mid tom pad on this track's drum rack. Drum models write their mid tom there and read it from there (General MIDI: 48). Saved with the set, not automatable.",
+					"annotation_name" : "Mid Tom Pad",
+					"saved_attribute_attributes" : {
+						"valueof" : {
+							"parameter_longname" : "Mid Tom Pad",
+							"parameter_shortname" : "mid tom",
+							"parameter_type" : 1,
+							"parameter_mmin" : 0,
+							"parameter_mmax" : 127,
+							"parameter_unitstyle" : 8,
+							"parameter_initial" : [ 48 ],
+							"parameter_initial_enable" : 1,
+							"parameter_invisible" : 1
+						}
+					}
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-pre_drum5",
+					"maxclass" : "newobj",
+					"numinlets" : 1,
+					"numoutlets" : 1,
+					"patching_rect" : [ 320.0, 590.0, 60.0, 22.0 ],
+					"outlettype" : [ "" ],
+					"text" : "prepend drum 5"
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-label_drum5",
+					"maxclass" : "comment",
+					"numinlets" : 1,
+					"numoutlets" : 0,
+					"patching_rect" : [ 320.0, 540.0, 44.0, 18.0 ],
+					"text" : "mid tom",
+					"presentation" : 1,
+					"presentation_rect" : [ 239.0, 106.0, 44.0, 16.0 ]
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-drum6",
+					"maxclass" : "live.numbox",
+					"numinlets" : 1,
+					"numoutlets" : 2,
+					"patching_rect" : [ 380.0, 560.0, 44.0, 15.0 ],
+					"outlettype" : [ "", "float" ],
+					"presentation" : 1,
+					"presentation_rect" : [ 286.0, 122.0, 44.0, 15.0 ],
+					"parameter_enable" : 1,
+					"varname" : "drum_6",
+					"hint" : "Drum map: the note of the high tom pad on this track's drum rack. Drum models write their high tom there and read it from there (General MIDI: 50). Saved with the set, not automatable.",
+					"annotation" : "Drum map: the note of the high tom pad on this track's drum rack. Drum models write their high tom there and read it from there (General MIDI: 50). Saved with the set, not automatable.",
+					"annotation_name" : "High Tom Pad",
+					"saved_attribute_attributes" : {
+						"valueof" : {
+							"parameter_longname" : "High Tom Pad",
+							"parameter_shortname" : "hi tom",
+							"parameter_type" : 1,
+							"parameter_mmin" : 0,
+							"parameter_mmax" : 127,
+							"parameter_unitstyle" : 8,
+							"parameter_initial" : [ 50 ],
+							"parameter_initial_enable" : 1,
+							"parameter_invisible" : 1
+						}
+					}
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-pre_drum6",
+					"maxclass" : "newobj",
+					"numinlets" : 1,
+					"numoutlets" : 1,
+					"patching_rect" : [ 380.0, 590.0, 60.0, 22.0 ],
+					"outlettype" : [ "" ],
+					"text" : "prepend drum 6"
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-label_drum6",
+					"maxclass" : "comment",
+					"numinlets" : 1,
+					"numoutlets" : 0,
+					"patching_rect" : [ 380.0, 540.0, 44.0, 18.0 ],
+					"text" : "hi tom",
+					"presentation" : 1,
+					"presentation_rect" : [ 286.0, 106.0, 44.0, 16.0 ]
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-drum7",
+					"maxclass" : "live.numbox",
+					"numinlets" : 1,
+					"numoutlets" : 2,
+					"patching_rect" : [ 440.0, 560.0, 44.0, 15.0 ],
+					"outlettype" : [ "", "float" ],
+					"presentation" : 1,
+					"presentation_rect" : [ 333.0, 122.0, 44.0, 15.0 ],
+					"parameter_enable" : 1,
+					"varname" : "drum_7",
+					"hint" : "Drum map: the note of the crash pad on this track's drum rack. Drum models write their crash there and read it from there (General MIDI: 49). Saved with the set, not automatable.",
+					"annotation" : "Drum map: the note of the crash pad on this track's drum rack. Drum models write their crash there and read it from there (General MIDI: 49). Saved with the set, not automatable.",
+					"annotation_name" : "Crash Pad",
+					"saved_attribute_attributes" : {
+						"valueof" : {
+							"parameter_longname" : "Crash Pad",
+							"parameter_shortname" : "crash",
+							"parameter_type" : 1,
+							"parameter_mmin" : 0,
+							"parameter_mmax" : 127,
+							"parameter_unitstyle" : 8,
+							"parameter_initial" : [ 49 ],
+							"parameter_initial_enable" : 1,
+							"parameter_invisible" : 1
+						}
+					}
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-pre_drum7",
+					"maxclass" : "newobj",
+					"numinlets" : 1,
+					"numoutlets" : 1,
+					"patching_rect" : [ 440.0, 590.0, 60.0, 22.0 ],
+					"outlettype" : [ "" ],
+					"text" : "prepend drum 7"
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-label_drum7",
+					"maxclass" : "comment",
+					"numinlets" : 1,
+					"numoutlets" : 0,
+					"patching_rect" : [ 440.0, 540.0, 44.0, 18.0 ],
+					"text" : "crash",
+					"presentation" : 1,
+					"presentation_rect" : [ 333.0, 106.0, 44.0, 16.0 ]
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-drum8",
+					"maxclass" : "live.numbox",
+					"numinlets" : 1,
+					"numoutlets" : 2,
+					"patching_rect" : [ 500.0, 560.0, 44.0, 15.0 ],
+					"outlettype" : [ "", "float" ],
+					"presentation" : 1,
+					"presentation_rect" : [ 380.0, 122.0, 44.0, 15.0 ],
+					"parameter_enable" : 1,
+					"varname" : "drum_8",
+					"hint" : "Drum map: the note of the ride pad on this track's drum rack. Drum models write their ride there and read it from there (General MIDI: 51). Saved with the set, not automatable.",
+					"annotation" : "Drum map: the note of the ride pad on this track's drum rack. Drum models write their ride there and read it from there (General MIDI: 51). Saved with the set, not automatable.",
+					"annotation_name" : "Ride Pad",
+					"saved_attribute_attributes" : {
+						"valueof" : {
+							"parameter_longname" : "Ride Pad",
+							"parameter_shortname" : "ride",
+							"parameter_type" : 1,
+							"parameter_mmin" : 0,
+							"parameter_mmax" : 127,
+							"parameter_unitstyle" : 8,
+							"parameter_initial" : [ 51 ],
+							"parameter_initial_enable" : 1,
+							"parameter_invisible" : 1
+						}
+					}
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-pre_drum8",
+					"maxclass" : "newobj",
+					"numinlets" : 1,
+					"numoutlets" : 1,
+					"patching_rect" : [ 500.0, 590.0, 60.0, 22.0 ],
+					"outlettype" : [ "" ],
+					"text" : "prepend drum 8"
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-label_drum8",
+					"maxclass" : "comment",
+					"numinlets" : 1,
+					"numoutlets" : 0,
+					"patching_rect" : [ 500.0, 540.0, 44.0, 18.0 ],
+					"text" : "ride",
+					"presentation" : 1,
+					"presentation_rect" : [ 380.0, 106.0, 44.0, 16.0 ]
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-label_drummap",
+					"maxclass" : "comment",
+					"numinlets" : 1,
+					"numoutlets" : 0,
+					"patching_rect" : [ 20.0, 620.0, 300.0, 18.0 ],
+					"text" : "drum map: pad notes for drum models (saved with the set)",
+					"presentation" : 1,
+					"presentation_rect" : [ 4.0, 140.0, 300.0, 16.0 ]
+				}
 			}
 		],
 		"lines" : [
@@ -762,12 +1372,6 @@
 				"patchline" : {
 					"source" : [ "obj-js", 1 ],
 					"destination" : [ "obj-routeplay", 0 ]
-				}
-			},
-			{
-				"patchline" : {
-					"source" : [ "obj-routeplay", 0 ],
-					"destination" : [ "obj-pipe", 0 ]
 				}
 			},
 			{
@@ -1027,6 +1631,216 @@
 					"source" : [ "obj-pre_write", 0 ],
 					"destination" : [ "obj-js", 0 ]
 				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-routeui", 4 ],
+					"destination" : [ "obj-setport", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-setport", 0 ],
+					"destination" : [ "obj-udpreceive", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-routeui", 5 ],
+					"destination" : [ "obj-savemodel", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-savemodel", 0 ],
+					"destination" : [ "obj-savedmodel", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-savedmodel", 0 ],
+					"destination" : [ "obj-pre_saved_model", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-pre_saved_model", 0 ],
+					"destination" : [ "obj-js", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-routeplay", 2 ],
+					"destination" : [ "obj-clearmsg", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-routeplay", 0 ],
+					"destination" : [ "obj-notetrig", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-notetrig", 1 ],
+					"destination" : [ "obj-transport", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-transport", 7 ],
+					"destination" : [ "obj-minus", 1 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-notetrig", 0 ],
+					"destination" : [ "obj-unpack", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-unpack", 3 ],
+					"destination" : [ "obj-minus", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-minus", 0 ],
+					"destination" : [ "obj-ticksmsg", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-ticksmsg", 0 ],
+					"destination" : [ "obj-pipe", 3 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-unpack", 0 ],
+					"destination" : [ "obj-pipe", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-unpack", 1 ],
+					"destination" : [ "obj-pipe", 1 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-unpack", 2 ],
+					"destination" : [ "obj-pipe", 2 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-drum0", 0 ],
+					"destination" : [ "obj-pre_drum0", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-pre_drum0", 0 ],
+					"destination" : [ "obj-js", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-drum1", 0 ],
+					"destination" : [ "obj-pre_drum1", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-pre_drum1", 0 ],
+					"destination" : [ "obj-js", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-drum2", 0 ],
+					"destination" : [ "obj-pre_drum2", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-pre_drum2", 0 ],
+					"destination" : [ "obj-js", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-drum3", 0 ],
+					"destination" : [ "obj-pre_drum3", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-pre_drum3", 0 ],
+					"destination" : [ "obj-js", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-drum4", 0 ],
+					"destination" : [ "obj-pre_drum4", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-pre_drum4", 0 ],
+					"destination" : [ "obj-js", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-drum5", 0 ],
+					"destination" : [ "obj-pre_drum5", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-pre_drum5", 0 ],
+					"destination" : [ "obj-js", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-drum6", 0 ],
+					"destination" : [ "obj-pre_drum6", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-pre_drum6", 0 ],
+					"destination" : [ "obj-js", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-drum7", 0 ],
+					"destination" : [ "obj-pre_drum7", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-pre_drum7", 0 ],
+					"destination" : [ "obj-js", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-drum8", 0 ],
+					"destination" : [ "obj-pre_drum8", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-pre_drum8", 0 ],
+					"destination" : [ "obj-js", 0 ]
+				}
 			}
 		],
 		"parameters" : {
@@ -1041,6 +1855,16 @@
 			"obj-bars" : [ "Bars", "Bars", 0 ],
 			"obj-stream" : [ "Stream", "Stream", 0 ],
 			"obj-write" : [ "Write Clip", "Write", 0 ],
+			"obj-savedmodel" : [ "Saved Model", "Saved Model", 0 ],
+			"obj-drum0" : [ "Kick Pad", "kick", 0 ],
+			"obj-drum1" : [ "Snare Pad", "snare", 0 ],
+			"obj-drum2" : [ "Closed Hat Pad", "c.hat", 0 ],
+			"obj-drum3" : [ "Open Hat Pad", "o.hat", 0 ],
+			"obj-drum4" : [ "Low Tom Pad", "lo tom", 0 ],
+			"obj-drum5" : [ "Mid Tom Pad", "mid tom", 0 ],
+			"obj-drum6" : [ "High Tom Pad", "hi tom", 0 ],
+			"obj-drum7" : [ "Crash Pad", "crash", 0 ],
+			"obj-drum8" : [ "Ride Pad", "ride", 0 ],
 			"inherited_shortname" : 1
 		},
 		"dependency_cache" : [
@@ -1069,12 +1893,7 @@
 			"autolocalize" : 0,
 			"contents" : {
 				"patchers" : { },
-				"code" : {
-					"latentbridge.js" : {
-						"kind" : "javascript",
-						"local" : 1
-					}
-				}
+				"code" : { }
 			},
 			"layout" : { },
 			"searchpath" : { },

@@ -8,6 +8,16 @@
 // format of Live 11's get_notes_extended / add_new_notes; Arrangement clips have start_time and
 // end_time in song beats. A virtual clock drives Task.
 //
+// It is as unforgiving as Max: a failed LiveAPI call posts an error to the Max console and
+// returns nothing (it does not throw), so the device must look at what Live really did;
+// property notifications arrive `notify_delay_ms` after the change (Live -> Max's low-priority
+// queue), and while the song plays current_song_time is notified every `song_time_every_ms`,
+// late by the same delay; Task.repeat() runs its function at once unless given an initial
+// delay (Max's Task.repeat(count, initialdelay)), and `interval` defaults to 500 ms. The true
+// song position (what Max's [transport] reports) is `live.beat()` / `live.ticks()`.
+// spec.fail = {create_clip: "message", add_new_notes: "message"} makes that call fail as
+// Live does: an error on the console, nothing changed.
+//
 //   const {FakeLive} = require("./fake_live.js");
 //   const live = new FakeLive({tracks: [{clips: {0: {length: 8, notes: [...]}},
 //                                        arrangement: [{start_time: 16, length: 8, notes: [...]}]}]});
@@ -29,6 +39,13 @@ class FakeLive {
     this.song = Object.assign({is_playing: 0, current_song_time: 0, tempo: 120,
                                signature_numerator: 4, signature_denominator: 4},
                               spec.song || {});
+    this.posts = [];       // what Max's console shows (LiveAPI errors)
+    this.events = [];      // pending notifications: {at, fn}
+    this.fail = spec.fail || {};
+    this.notifyDelayMs = spec.notify_delay_ms === undefined ? 10 : spec.notify_delay_ms;
+    this.songTimeEveryMs = spec.song_time_every_ms === undefined ? 50 : spec.song_time_every_ms;
+    this.anchor = {beat: this.song.current_song_time, at: 0};
+    this.nextSongTime = null;
     this._add("live_set", "Song", this.song);
     (spec.tracks || []).forEach((t, ti) => {
       const path = `live_set tracks ${ti}`;
@@ -110,11 +127,30 @@ class FakeLive {
     return path;
   }
 
+  // The true song position in beats / Max transport ticks (480 a beat) now.
+  beat() {
+    if (!this.song.is_playing) return this.anchor.beat;
+    return this.anchor.beat + (this.time - this.anchor.at) * this.song.tempo / 60000;
+  }
+
+  ticks() { return this.beat() * 480; }
+
   setSong(prop, value) {
+    const beat = this.beat();
     this.song[prop] = value;
-    for (const o of this.observers) {
-      if (o.property === prop) o.callback([prop, value]);
-    }
+    if (prop === "current_song_time") this.anchor = {beat: value, at: this.time};
+    else this.anchor = {beat, at: this.time};        // start, stop, tempo: from where it is
+    if (prop === "is_playing") this.nextSongTime = value ? this.time + this.songTimeEveryMs : null;
+    this._notify(prop, value);
+  }
+
+  _notify(prop, value) {
+    const fire = () => {
+      for (const o of this.observers.slice()) {
+        if (o.property === prop && o.callback) o.callback([prop, value]);
+      }
+    };
+    this.events.push({at: this.time + this.notifyDelayMs, fn: fire});
   }
 
   advance(ms) {
@@ -122,13 +158,32 @@ class FakeLive {
     for (;;) {
       const due = this.tasks.filter(t => t.dueAt !== null && t.dueAt <= end)
                             .sort((a, b) => a.dueAt - b.dueAt)[0];
-      if (!due) break;
-      this.time = due.dueAt;
-      due.dueAt = due.repeating ? due.dueAt + due.interval : null;
-      due.fn();
+      const event = this.events.filter(e => e.at <= end).sort((a, b) => a.at - b.at)[0];
+      const songTime = this.songTimeEveryMs > 0 && this.nextSongTime !== null && this.nextSongTime <= end
+        ? this.nextSongTime : null;
+      const times = [due ? due.dueAt : Infinity, event ? event.at : Infinity,
+                     songTime === null ? Infinity : songTime];
+      const at = Math.min(...times);
+      if (at === Infinity) break;
+      this.time = at;
+      if (event && event.at === at) {
+        this.events.splice(this.events.indexOf(event), 1);
+        event.fn();
+      } else if (songTime === at) {
+        this.nextSongTime += this.songTimeEveryMs;
+        this.song.current_song_time = this.beat();
+        this._notify("current_song_time", this.song.current_song_time);
+      } else {
+        due.runs += 1;
+        const more = due.repeating && (due.count < 0 || due.runs < due.count);
+        due.dueAt = more ? due.dueAt + due.interval : null;
+        due.fn();
+      }
     }
     this.time = end;
   }
+
+  post(text) { this.posts.push(text); }
 
   clipAt(path) {
     const obj = this.objects.get(this.resolve(path));
@@ -162,7 +217,10 @@ class FakeLiveAPI {
   }
 
   get(prop) {
-    if (!this.obj) return [];
+    if (!this.obj) {
+      this.live.post(`jsliveapi: get ${prop}: no valid object set`);
+      return undefined;
+    }
     return [this.obj.props[prop]];
   }
 
@@ -177,7 +235,10 @@ class FakeLiveAPI {
 
   call(fn, ...args) {
     this.live.calls.push({path: this.unquotedpath, fn, args: JSON.parse(JSON.stringify(args))});
-    if (!this.obj) throw new Error(`no object at ${this.unquotedpath}`);
+    // Max posts what Live refuses and returns nothing; the script goes on.
+    const refuse = (why) => { this.live.post(`jsliveapi: ${fn}: ${why}`); return undefined; };
+    if (!this.obj) return refuse(`no valid object set (${this.unquotedpath})`);
+    if (this.live.fail[fn]) return refuse(this.live.fail[fn]);
     if (fn === "get_notes_extended") {
       const [fromPitch, pitchSpan, fromTime, timeSpan] = args;
       const notes = this.obj.notes.filter(n => n.pitch >= fromPitch && n.pitch < fromPitch + pitchSpan &&
@@ -185,22 +246,23 @@ class FakeLiveAPI {
       return JSON.stringify({notes});   // Live hands JS the dictionary as a JSON string
     }
     if (fn === "create_clip") {
-      if (this.obj.type !== "ClipSlot" || this.obj.props.has_clip) throw new Error("slot is not empty");
+      if (this.obj.type !== "ClipSlot" || this.obj.props.has_clip) return refuse("slot is not empty");
       this.live._addClip(this.unquotedpath, {length: args[0], notes: []});
       return undefined;
     }
     if (fn === "add_new_notes") {
       const spec = args[0];
-      if (!spec || !Array.isArray(spec.notes)) throw new Error("add_new_notes needs {notes: [...]}");
-      for (const n of spec.notes) {
+      if (!spec || !Array.isArray(spec.notes)) return refuse("needs a dictionary {notes: [...]}");
+      for (const n of spec.notes) {      // Live checks every note before it adds any
         for (const key of ["pitch", "start_time", "duration"]) {
-          if (typeof n[key] !== "number") throw new Error(`note without ${key}`);
+          if (typeof n[key] !== "number") return refuse(`note without ${key}`);
         }
-        this.obj.notes.push(Object.assign({note_id: this.obj.notes.length + 1}, n));
+        if (n.pitch < 0 || n.pitch > 127 || n.duration <= 0) return refuse(`invalid note ${JSON.stringify(n)}`);
       }
+      for (const n of spec.notes) this.obj.notes.push(Object.assign({note_id: this.obj.notes.length + 1}, n));
       return undefined;
     }
-    throw new Error(`FakeLiveAPI: unknown function ${fn}`);
+    return refuse(`unknown function ${fn}`);
   }
 }
 
@@ -208,13 +270,21 @@ class FakeTask {
   constructor(live, fn) {
     this.live = live;
     this.fn = fn;
-    this.interval = 0;
+    this.interval = 500;        // Max's default
     this.dueAt = null;
     this.repeating = false;
+    this.count = -1;
+    this.runs = 0;
     live.tasks.push(this);
   }
-  schedule(ms) { this.repeating = false; this.dueAt = this.live.time + (ms || 0); }
-  repeat() { this.repeating = true; this.dueAt = this.live.time + this.interval; }
+  schedule(ms) { this.repeating = false; this.runs = 0; this.dueAt = this.live.time + (ms || 0); }
+  // Max: repeat(count = forever, initialdelay = 0): the first run comes at once by default.
+  repeat(count, initialdelay) {
+    this.repeating = true;
+    this.runs = 0;
+    this.count = count === undefined || count < 0 ? -1 : count;
+    this.dueAt = this.live.time + (initialdelay || 0);
+  }
   cancel() { this.dueAt = null; }
 }
 

@@ -68,3 +68,17 @@ def test_button_scripts_send_documented_messages(session, osc_contract, node, br
         osc_contract.request(address, args)
         osc_contract.encode(address, args)
     assert sent["clear_b"] == [[f"{host}:{port}", "/lb/clip/clear", "B"]]
+
+
+def test_model_input_defaults_to_a_shipped_bundle(session):
+    models = Path(__file__).resolve().parents[2] / "runtime" / "models"
+    shipped = {p.parent.name for p in models.glob("*/model.json")}
+    model = next(w for w in session["content"]["widgets"] if w["id"] == "model")
+    assert shipped and model["default"] in shipped
+
+
+def test_replies_to_models_and_ping_are_shown(session, osc_contract):
+    """Receive-only widgets (no target) listen on the reply addresses the bridge sends back."""
+    shown = {w["address"] for w in session["content"]["widgets"] if not w["target"] and not w.get("bypass")}
+    assert {"/lb/models", "/lb/pong", "/lb/status", "/lb/error"} <= shown
+    assert shown <= osc_contract.addresses()

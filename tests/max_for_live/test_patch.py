@@ -67,6 +67,11 @@ MAX_PORTS = {
     "t": lambda args: (1, max(1, len(args))),
     "trigger": lambda args: (1, max(1, len(args))),
     "prepend": lambda args: (1, 1),
+    "transport": lambda args: (2, 9),           # bars, beats, units, resolution, tempo, time
+                                                # signature, state, ticks, dumpout (Max 7+)
+    "unpack": lambda args: (1, max(2, len(args))),
+    "-": lambda args: (2, 1),
+    "pattr": lambda args: (1, 3),               # value, bindto, dumpout
     "route": _route,
     "js": _js,
     # user-interface boxes, by maxclass
@@ -122,8 +127,8 @@ def test_every_patchline_joins_existing_boxes_at_valid_inlets(patch):
 
 # Outlets of [route] and [prepend] boxes that are deliberately left open, and why.
 UNCONNECTED = {
-    ("obj-routeplay", 2): "the js sends only 'note ...' and 'clear' on outlet 1",
-    ("obj-routeui", 4): "'bridge ...' (the /lb/status readout) has no display in the device",
+    ("obj-routeplay", 3): "the js sends only 'note ...', 'clear' and 'flush' on outlet 1",
+    ("obj-routeui", 6): "'bridge ...' (the /lb/status readout) has no display in the device",
 }
 
 
@@ -145,12 +150,16 @@ def test_every_route_and_prepend_outlet_goes_somewhere(patch):
                 assert connected, f"[{box['text']}] ({box['id']}) outlet {outlet} goes nowhere"
 
 
-def flow(patch, source, message):
-    """Where `message` out of (box, outlet) lands: follows [route] and [prepend] as Max runs
-    them and returns (box id, inlet, message) for every other box it reaches."""
+def flow(patch, source, message, ticks=0.0, state=None):
+    """Where `message` out of (box, outlet) lands: follows [route], [prepend], [t], [unpack],
+    [-], [transport] (which reports `ticks`, the song position) and "$1 ..." message boxes as
+    Max runs them (right to left), and returns (box id, inlet, message) for every other box it
+    reaches. [pipe] is followed too: a value into its left inlet lands as
+    (pipe id, "after", [values..., delay]) with the delay it was given last."""
     boxes = {b["box"]["id"]: b["box"] for b in patch["patcher"]["boxes"]}
     lines = lines_of(patch)
     arrived = []
+    state = {} if state is None else state          # what boxes hold in their right inlets
 
     def out(box_id, outlet, msg):
         for line in lines:
@@ -160,6 +169,7 @@ def flow(patch, source, message):
     def into(box_id, inlet, msg):
         box = boxes[box_id]
         name, args = box_class(box)
+        held = state.setdefault(box_id, {})
         if name == "route" and inlet == 0:
             for i, arg in enumerate(args):
                 if str(msg[0]) == arg:
@@ -167,6 +177,35 @@ def flow(patch, source, message):
             return out(box_id, len(args), msg)
         if name == "prepend":
             return out(box_id, 0, args + msg)
+        if name in ("t", "trigger"):
+            for i in reversed(range(len(args))):
+                out(box_id, i, ["bang"] if args[i] == "b" else msg)
+            return None
+        if name == "transport" and inlet == 0 and msg == ["bang"]:
+            return out(box_id, 7, [ticks])                # outlet 7: the position in ticks
+        if name == "unpack":
+            for i in reversed(range(len(args))):
+                out(box_id, i, [msg[i]])
+            return None
+        if name == "-":
+            if inlet == 1:
+                held["right"] = msg[0]
+                return None
+            return out(box_id, 0, [msg[0] - held.get("right", float(args[0]) if args else 0)])
+        if box["maxclass"] == "message" and inlet == 0 and msg[:1] != ["set"]:   # "$1 ticks", "clear"
+            return out(box_id, 0, [msg[0] if w == "$1" else w for w in box["text"].split()])
+        if name == "pipe":
+            last = len(args) - 1                           # the delay inlet
+            if inlet == last:
+                held["delay"] = msg
+                return None
+            if inlet > 0:
+                held[inlet] = msg[0]
+                return None
+            if msg == ["clear"]:
+                return arrived.append((box_id, 0, msg))
+            values = [msg[0]] + [held.get(i, 0) for i in range(1, last)]
+            return arrived.append((box_id, "after", values + [held.get("delay")]))
         arrived.append((box_id, inlet, msg))
 
     out(*source, list(message))
@@ -188,16 +227,21 @@ def test_the_model_menu_is_filled_and_set_from_the_js(patch, run_device):
     assert ("obj-status", 0, ["set", "connected to the bridge"]) in arrived
     assert ("obj-led", 0, ["set", 1]) in arrived
     assert ("obj-udpsend", 0, ["/lb/hello", 9001]) in arrived
+    assert ("obj-udpreceive", 0, ["port", 9001]) in arrived       # listens where the hello says
     # Everything else the js says to the UI is routed, except the documented readout.
-    routed = {"obj-model", "obj-status", "obj-led"}
+    routed = {"obj-model", "obj-status", "obj-led", "obj-udpreceive", "obj-savedmodel"}
     lost = [o["message"] for o in out["outlets"] if o["outlet"] == 2
             and not any(box in routed for box, _, _ in flow(patch, ("obj-js", 2), o["message"]))]
     assert lost and all(m[0] == "bridge" for m in lost)
 
 
-def test_streamed_notes_and_clear_reach_pipe_and_makenote(patch):
-    assert flow(patch, ("obj-js", 1), ["note", 60, 100, 250, 12]) == [("obj-pipe", 0, [60, 100, 250, 12])]
-    assert flow(patch, ("obj-js", 1), ["clear"]) == [("obj-clearbang", 0, ["bang"])]
+def test_streamed_notes_wait_in_pipe_for_their_tick_and_clear_reaches_makenote(patch):
+    """A note handed over at song tick 9000 for tick 9600 waits 600 ticks in [pipe]: the delay
+    is measured against [transport] when the note arrives, not when [js] computed it."""
+    assert flow(patch, ("obj-js", 1), ["note", 60, 100, 250, 9600.0], ticks=9000.0) == [
+        ("obj-pipe", "after", [60, 100, 250, [600.0, "ticks"]])]
+    assert flow(patch, ("obj-js", 1), ["clear"]) == [("obj-pipe", 0, ["clear"]), ("obj-makenote", 0, ["stop"])]
+    assert flow(patch, ("obj-js", 1), ["flush"]) == [("obj-pipe", 0, ["clear"])]   # sounding notes go on
     lines = lines_of(patch)
     # pipe's three value outlets feed makenote's pitch, velocity and duration inlets
     assert all({"source": ["obj-pipe", i], "destination": ["obj-makenote", i]} in lines for i in range(3))
@@ -266,7 +310,9 @@ def test_every_parameter_has_a_name_a_hint_and_a_sane_default(patch):
             assert low <= valueof["parameter_initial"][0] <= high, valueof
         assert box["id"] in patch["patcher"]["parameters"]
     assert names == {"Connect", "Model", "Mode", "Capture A", "Capture B", "Position", "Temperature",
-                     "Amount", "Bars", "Stream", "Write Clip"}
+                     "Amount", "Bars", "Stream", "Write Clip", "Saved Model", "Kick Pad", "Snare Pad",
+                     "Closed Hat Pad", "Open Hat Pad", "Low Tom Pad", "Mid Tom Pad", "High Tom Pad",
+                     "Crash Pad", "Ride Pad"}
     mode = next(b for b in params if b["varname"] == "mode")
     assert mode["saved_attribute_attributes"]["valueof"]["parameter_enum"] == ["sample", "interpolate", "vary"]
 
@@ -281,13 +327,14 @@ def test_every_control_is_wired_to_the_js_with_a_selector_it_knows(patch, run_de
         src, dst = boxes[line["source"][0]], boxes[line["destination"][0]]
         if src.get("parameter_enable") and dst.get("text", "").startswith("prepend "):
             assert {"source": [dst["id"], 0], "destination": [js, 0]} in lines
-            selectors[src["varname"]] = dst["text"].split()[1]
-    assert len(selectors) == 11
+            selectors[src["varname"]] = dst["text"].split()[1:]
+    assert len(selectors) == 21
     steps = [{"handle": "/lb/models", "args": ["a", "b"]}]
-    steps += [{"handle": sel, "args": [1]} for sel in selectors.values() if not sel.startswith("capture")]
+    steps += [{"handle": sel[0], "args": [int(a) for a in sel[1:]] + [1]} for sel in selectors.values()
+              if not sel[0].startswith("capture")]
     out = run_device({"live": {"tracks": [{"device": True}]}, "steps": steps})
-    assert not [s for s in out["status"] if s.startswith("unknown")]
-    assert len(out["osc"]) >= len(steps) - 1
+    assert not [s for s in out["status"] if s.startswith("unknown") or s.startswith("drum map")]
+    assert len(out["osc"]) >= len(steps) - 11          # the drum map and the saved model send nothing
 
 
 def test_presentation_fits_the_device_strip_without_overlaps(patch):
@@ -301,3 +348,47 @@ def test_presentation_fits_the_device_strip_without_overlaps(patch):
     for i, (a, (ax, ay, aw, ah)) in enumerate(shown):
         for b, (bx, by, bw, bh) in shown[i + 1:]:
             assert ax + aw <= bx or bx + bw <= ax or ay + ah <= by or by + bh <= ay, (a, b)
+
+
+def test_streamed_notes_land_on_their_beat_through_the_patch(patch, run_device, melody):
+    """The script's real note messages, at the moments it sends them (30 ms notifications, a
+    tempo change on the way), through the patch: each leaves [pipe] at its beat's tick."""
+    bars = [melody.slice(b * 3.0, (b + 1) * 3.0) for b in range(1, 5)]
+    steps = [{"init": True}, {"song": "tempo", "value": 100.0}]
+    for index, bar in enumerate(bars, start=1):            # bar 0 is left empty: the count-in
+        args = [index, index * 3.0] + [v for n in bar.notes for v in (n.pitch, n.start, n.duration, n.velocity)]
+        steps += [{"handle": "/lb/bar", "args": args}, {"handle": "/lb/bar/end", "args": [index, len(bar.notes)]}]
+    steps += [{"song": "is_playing", "value": 1}, {"advance": 3000}, {"song": "tempo", "value": 140.0},
+              {"advance": 6000}]
+    out = run_device({"live": {"tracks": [{"device": True}], "notify_delay_ms": 30}, "steps": steps})
+    landed, state = [], {}
+    for o in out["play"]:
+        for box, how, values in flow(patch, ("obj-js", 1), o["message"], ticks=o["ticks"], state=state):
+            if how == "after":
+                delay, unit = values[3]
+                assert unit == "ticks" and delay >= 0          # never in the past
+                landed.append((o["ticks"] + delay, values[0]))
+    expected = [((b * 3.0 + n.start) * 480, n.pitch) for b, bar in enumerate(bars, start=1) for n in bar.notes]
+    assert len(landed) == len(expected) > 5
+    for (tick, pitch), (tick_expected, pitch_expected) in zip(sorted(landed), sorted(expected)):
+        assert pitch == pitch_expected and tick == pytest.approx(tick_expected, abs=1e-3)
+
+
+def test_buttons_are_not_automatable_and_the_model_and_drum_map_are_stored(patch):
+    boxes = {b["box"]["id"]: b["box"] for b in patch["patcher"]["boxes"]}
+    valueof = {i: b["saved_attribute_attributes"]["valueof"] for i, b in boxes.items() if b.get("parameter_enable")}
+    for button in ("obj-connect", "obj-capture_a", "obj-capture_b", "obj-write", "obj-model"):
+        assert valueof[button]["parameter_invisible"] == 2, button          # Hidden: not automated
+    automatable = {v["parameter_longname"] for v in valueof.values() if not v.get("parameter_invisible")}
+    assert automatable == {"Mode", "Position", "Temperature", "Amount", "Bars", "Stream"}
+    saved = boxes["obj-savedmodel"]
+    assert box_class(saved) == ("pattr", ["lb_model"]) and valueof["obj-savedmodel"]["parameter_type"] == 3  # blob
+    # The js's pick goes into [pattr] without output; what [pattr] restores goes to the js.
+    assert flow(patch, ("obj-js", 2), ["savemodel", "drums_2bar"]) == [("obj-savedmodel", 0, ["set", "drums_2bar"])]
+    assert flow(patch, ("obj-savedmodel", 0), ["drums_2bar"]) == [("obj-js", 0, ["saved_model", "drums_2bar"])]
+    pads = [i for i in boxes if i.startswith("obj-drum")]
+    assert len(pads) == 9
+    for k in range(9):
+        v = valueof[f"obj-drum{k}"]
+        assert v["parameter_invisible"] == 1 and v["parameter_initial"] == [[36, 38, 42, 46, 45, 48, 50, 49, 51][k]]
+        assert flow(patch, (f"obj-drum{k}", 0), [60]) == [("obj-js", 0, ["drum", str(k), 60])]
