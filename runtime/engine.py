@@ -6,7 +6,7 @@ step; choosing tokens (temperature, seeded RNG) happens in numpy (:mod:`runtime.
     >>> from runtime.engine import Engine, EngineError
     >>> engine = Engine.load(None)               # the embedded default model (mel_2bar)
     >>> engine.name, engine.kind, engine.bars, engine.steps_per_bar, engine.z_size
-    ('mel_2bar', 'flat', 2, 16, 64)
+    ('mel_2bar', 'flat', 2, 16, 128)
     >>> clips = engine.sample(n=4, temperature=0.8, seed=1)    # 4 clips of engine.bars bars
     >>> z = engine.encode(clips)                              # mu, float32 [4, z_size]
     >>> again = engine.decode(z, temperature=0.0)             # argmax decoding

@@ -33,6 +33,8 @@ from typing import Callable
 
 import numpy as np
 
+from runtime.sampling import slerp
+
 
 #: onset times are compared on a grid of 1/48 beat (16ths and triplets both land on it)
 ONSET_GRID = 48
@@ -189,15 +191,6 @@ def benchmark(codec, windows: np.ndarray, encode: Callable[[np.ndarray], np.ndar
             "interpolation": interpolation_paths(mu, decode, pairs, interp_steps, seed),
             "density": {"data_notes_per_window": _notes_per_window(codec, windows),
                         "model_notes_per_window": _notes_per_window(codec, pred)}}
-
-
-def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
-    """Spherical interpolation (MusicVAE's), linear where the two codes are parallel."""
-    na, nb = np.linalg.norm(a), np.linalg.norm(b)
-    omega = np.arccos(np.clip(np.dot(a / max(na, 1e-12), b / max(nb, 1e-12)), -1.0, 1.0))
-    if omega < 1e-6:
-        return (1 - t) * a + t * b
-    return (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)
 
 
 def interpolation_paths(mu: np.ndarray, decode, pairs: int, steps: int, seed: int = 0) -> dict:
