@@ -19,6 +19,16 @@ every note event:
 A bar counts as missed when the worker handed it over after it should have started; a note-on
 that the sender would have sent more than 50 ms late is dropped and counted too. Both clocks are
 ``time.perf_counter`` (CLOCK_MONOTONIC on Linux, shared by the two processes).
+
+The platform's own wake-up jitter is measured in the same run: a separate *jitter* process, with
+the sender's real-time priority and nothing else to do, sleeps to deadlines (every 2-7 ms) and
+records how late it wakes. The target is a ratio of the two, not an absolute time: the sender's
+send p99 within 0.3 ms of the platform's wake-up p99, zero lost events, zero missed bars.
+
+Lost events: an event sent but never received. The table counts them next to JACK's xruns
+(read from the private jackd's log) and lists when the lost ones were sent: JACK MIDI buffers
+live for one period, so a period in which the receiving client does not run (an xrun, "client
+was not finished") loses what was sent in it.
 """
 
 from __future__ import annotations
@@ -38,6 +48,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 LOST_AFTER_S = 0.5     # a sent event with no arrival of the same bytes within this is lost
+TARGET_P99_GAP_MS = 0.3
 sys.path.insert(0, str(REPO))
 
 
@@ -59,6 +70,7 @@ def parse_args(argv=None):
                    help="do not ask for SCHED_FIFO for the sender thread")
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
     p.add_argument("--receiver", nargs=2, metavar=("PORT", "OUT"), help=argparse.SUPPRESS)
+    p.add_argument("--jitter", nargs=2, metavar=("OUT", "PRIORITY"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.minutes <= 0 or not args.tempos or any(not 20 <= t <= 400 for t in args.tempos):
         p.error("--minutes must be > 0 and tempos in 20..400")
@@ -98,7 +110,58 @@ def run_receiver(port: str, out: str) -> int:
     return 0
 
 
+# -- the platform's wake-up jitter -----------------------------------------------------------
+def run_jitter(out: str, priority: int) -> int:
+    """Sleep to deadlines 2-7 ms apart until stdin closes; save how late each wake-up was."""
+    import threading
+
+    if priority > 0 and hasattr(os, "sched_setscheduler"):
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+        except OSError:
+            pass
+    late = np.zeros(1 << 20)
+    count = 0
+    stop = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+    rng = np.random.default_rng(0)
+    print("ready", flush=True)
+    while not stop.is_set() and count < len(late):
+        deadline = time.perf_counter() + rng.uniform(0.002, 0.007)
+        time.sleep(max(0.0, deadline - time.perf_counter()))
+        late[count] = time.perf_counter() - deadline
+        count += 1
+    np.save(out, late[:count])
+    return 0
+
+
+def start_helper(flag: str, *args) -> tuple[subprocess.Popen, str]:
+    out = tempfile.NamedTemporaryFile(suffix=".npy", delete=False)
+    out.close()
+    proc = subprocess.Popen([sys.executable, __file__, flag, *args, out.name] if flag ==
+                            "--receiver" else [sys.executable, __file__, flag, out.name, *args],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc.stdout.readline()                        # "ready"
+    return proc, out.name
+
+
+def stop_helper(proc: subprocess.Popen, out: str) -> np.ndarray:
+    proc.stdin.close()
+    proc.wait(30)
+    data = np.load(out)
+    os.unlink(out)
+    return data
+
+
 # -- the benchmark ---------------------------------------------------------------------------
+def xrun_times(log) -> int:
+    """Number of xrun reports in jackd's log so far."""
+    log.seek(0)
+    text = log.read().decode(errors="replace")
+    return sum(1 for line in text.splitlines()
+               if "xrun" in line.lower() or "was not finished" in line)
+
+
 def start_jack(period: int, rate: int):
     name = f"latentbridge-bench-{os.getpid()}"
     os.environ.update(JACK_NO_AUDIO_RESERVATION="1", JACK_NO_START_SERVER="1",
@@ -106,6 +169,7 @@ def start_jack(period: int, rate: int):
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen(["jackd", "-n", name, "-d", "dummy", "-r", str(rate), "-p",
                              str(period)], stdout=log, stderr=subprocess.STDOUT)
+    proc.log = log                      # xruns are counted from it
     import rtmidi
 
     time.sleep(0.5)                     # fewer "server not running" lines from libjack
@@ -132,7 +196,7 @@ def percentiles(errors: np.ndarray) -> dict:
 
 
 def measure(engine, tempo: float, seconds: float, load_hz: float, realtime: bool,
-            sender: str) -> dict:
+            sender: str, jack=None) -> dict:
     from pythonosc.osc_message_builder import OscMessageBuilder
     from tqdm import tqdm
 
@@ -143,12 +207,11 @@ def measure(engine, tempo: float, seconds: float, load_hz: float, realtime: bool
         port = s.getsockname()[1]
     bridge = Bridge(engine, port=port, tempo=tempo, midi_api="jack", sender=sender,
                     realtime=realtime)
-    out = tempfile.NamedTemporaryFile(suffix=".npy", delete=False)
-    out.close()
-    receiver = subprocess.Popen([sys.executable, __file__, "--receiver", "latentbridge out",
-                                 out.name], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                text=True)
-    receiver.stdout.readline()                    # "ready"
+    from bridge.scheduler import REALTIME_PRIORITY
+
+    receiver, out_name = start_helper("--receiver", "latentbridge out")
+    jitter, jitter_name = start_helper("--jitter", str(REALTIME_PRIORITY if realtime else 0))
+    xruns_before = xrun_times(jack.log) if jack is not None else 0
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
 
@@ -186,6 +249,7 @@ def measure(engine, tempo: float, seconds: float, load_hz: float, realtime: bool
                     done = int(elapsed)
         stats = bridge.scheduler.stats()
         intended, actual = stats["intended"], stats["actual"]
+        counts = bridge.scheduler.counts()
         result = {
             "tempo": tempo, "sender": sender, "seconds": seconds,
             "bars_generated": bridge.worker.generated_bars,
@@ -193,34 +257,44 @@ def measure(engine, tempo: float, seconds: float, load_hz: float, realtime: bool
             "events_sent": int(len(intended)), "sender_priority": stats["priority"],
             "generation_ms_p50": float(np.median(bridge.worker.gen_seconds) * 1e3),
             "generation_ms_max": float(np.max(bridge.worker.gen_seconds) * 1e3),
+            "sender_health": bridge.scheduler.health(), "dropped_events": counts["dropped"],
         }
         osc("/lb/stream", 0)
         time.sleep(0.2)
     finally:
         bridge.close()
-        receiver.stdin.close()
-        receiver.wait(30)
         sock.close()
-    arrivals = np.load(out.name)
-    os.unlink(out.name)
+        platform = stop_helper(jitter, jitter_name)
+        arrivals = stop_helper(receiver, out_name)
+    result["xruns"] = (xrun_times(jack.log) - xruns_before) if jack is not None else -1
     times, codes = arrivals[0], arrivals[1].astype(np.int64)
     result["send"] = percentiles(actual - intended)
+    result["platform"] = percentiles(platform)
     # pair each arrival with the earliest unmatched sent event carrying the same bytes, so a
     # lost or extra event (all-notes-off at the end) cannot shift the pairs after it
     waiting: dict[int, deque] = {}
     for t, code in zip(intended, stats["codes"]):
         waiting.setdefault(int(code), deque()).append(t)
-    late, lost = [], 0
+    late, lost_at = [], []
     for t, code in zip(times, codes):
         queue = waiting.get(int(code))
         while queue and t - queue[0] > LOST_AFTER_S:   # that one never arrived
-            queue.popleft()
-            lost += 1
+            lost_at.append(queue.popleft())
         if queue and queue[0] - t < LOST_AFTER_S:
             late.append(t - queue.popleft())
+    for queue in waiting.values():
+        lost_at += list(queue)
     result["events_received"] = int(len(times))
-    result["events_lost"] = lost + int(sum(len(q) for q in waiting.values()))
+    result["events_lost"] = len(lost_at)
+    # when were the lost ones sent? (perf_counter seconds, relative to the first event sent)
+    first = float(intended[0]) if len(intended) else 0.0
+    result["lost_sent_at_s"] = sorted(round(float(t) - first, 4) for t in lost_at)[:100]
     result["arrival"] = percentiles(np.array(late))
+    if "p99_ms" in result["send"] and "p99_ms" in result["platform"]:
+        gap = result["send"]["p99_ms"] - result["platform"]["p99_ms"]
+        result["send_p99_minus_platform_p99_ms"] = gap
+        result["target_met"] = bool(gap <= TARGET_P99_GAP_MS and not lost_at and
+                                    result["missed_bars"] == 0)
     return result
 
 
@@ -228,6 +302,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.receiver:
         return run_receiver(*args.receiver)
+    if args.jitter:
+        return run_jitter(args.jitter[0], int(args.jitter[1]))
     return run(args)
 
 
@@ -246,7 +322,7 @@ def run(args) -> int:
         for tempo in args.tempos:
             for sender in args.sender:
                 results.append(measure(engine, tempo, args.minutes * 60, args.load_hz,
-                                       not args.no_realtime, sender))
+                                       not args.no_realtime, sender, jack))
     finally:
         jack.terminate()
         jack.wait(10)
@@ -255,14 +331,20 @@ def run(args) -> int:
           f"{args.load_hz:g} extra generations/s, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}")
     print(f"{'BPM':>5} {'sender':>7} {'events':>7} {'send p50':>9} {'p99':>7} {'max':>7} | {'arrive p50':>10} "
-          f"{'p99':>7} {'max':>7} | missed bars  dropped  lost  gen ms p50/max")
+          f"{'p99':>7} {'max':>7} | missed bars  dropped  lost xruns  gen ms p50/max | "
+          f"platform p99  send-platform  target")
     for r in results:
         s, a = r["send"], r["arrival"]
         print(f"{r['tempo']:5.0f} {r['sender']:>7} {r['events_sent']:7d} {s.get('p50_ms', 0):9.3f} "
               f"{s.get('p99_ms', 0):7.3f} {s.get('max_ms', 0):7.2f} | {a.get('p50_ms', 0):10.3f} "
               f"{a.get('p99_ms', 0):7.3f} {a.get('max_ms', 0):7.2f} | {r['missed_bars']:11d} "
-              f"{r['dropped_notes']:8d} {r['events_lost']:5d}  "
-              f"{r['generation_ms_p50']:.1f}/{r['generation_ms_max']:.1f}")
+              f"{r['dropped_notes']:8d} {r['events_lost']:5d} {r['xruns']:5d}  "
+              f"{r['generation_ms_p50']:.1f}/{r['generation_ms_max']:.1f} | "
+              f"{r['platform'].get('p99_ms', 0):12.3f} "
+              f"{r.get('send_p99_minus_platform_p99_ms', float('nan')):14.3f}  "
+              f"{'met' if r.get('target_met') else 'NOT met'}")
+        if r["events_lost"]:
+            print(f"      lost events sent at (s into the run): {r['lost_sent_at_s'][:20]}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         tmp = args.json.with_suffix(args.json.suffix + ".tmp")

@@ -26,11 +26,13 @@ def build_parser() -> argparse.ArgumentParser:
                                 epilog="OSC protocol: docs/osc.md. Design and timing: "
                                        "docs/bridge.md.")
     p.add_argument("--host", default="127.0.0.1",
-                   help="interface to listen on (default 127.0.0.1; another only if you mean it)")
+                   help="interface to listen on (default 127.0.0.1; another one, e.g. 0.0.0.0, "
+                        "lets other machines control the bridge: a warning is logged)")
     p.add_argument("--port", type=int, default=9000, help="OSC port to listen on (default 9000)")
     p.add_argument("--reply-port", type=int, default=None,
-                   help="also send replies and streamed bars to this port on the host "
-                        "(the device's /lb/hello does the same; default: none)")
+                   help="also send every reply and the streamed bars to this port on this "
+                        "machine, whatever port a request came from (as a client's /lb/hello "
+                        "does; default: none)")
     p.add_argument("--model", default=None,
                    help="shipped model name or bundle folder (default: the embedded mel_2bar)")
     p.add_argument("--midi-out", metavar="NAME", default=None,
@@ -91,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         bridge = Bridge(engine, host=args.host, port=args.port, tempo=args.tempo,
                         midi=not args.no_midi, midi_out=args.midi_out, midi_in=args.midi_in,
                         virtual=not args.no_virtual, midi_api=args.midi_api, ahead=args.ahead,
-                        chunk=args.chunk, sender=args.sender, realtime=not args.no_realtime)
+                        chunk=args.chunk, sender=args.sender, realtime=not args.no_realtime,
+                        reply_port=args.reply_port)
     except MidiPortError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -99,9 +102,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot listen on {args.host}:{args.port} ({exc.strerror or exc})",
               file=sys.stderr)
         return 2
-    if args.reply_port:
-        bridge.server.hello((args.host, args.reply_port), args.reply_port)
-
     tune_for_realtime()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -13,15 +13,19 @@ address, arguments checked against the documented types before anything happens.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from runtime.bundle import shipped_models
+from runtime.engine import EngineError
 from runtime.music import Clip, Note
 
 from .clock import MAX_TEMPO, MIN_TEMPO, Clock
+from .errors import BridgeError
 from .midi import Ports, Recorder, open_ports
-from .osc import OscServer, parse_args
+from .osc import OscServer, is_loopback, parse_args
 from .scheduler import Scheduler
 from .sender import SenderProcess
 from .session import Session, SessionError
@@ -38,9 +42,11 @@ except Exception:  # running from a source tree that is not installed
 MAX_CLIP_NOTES = 10000
 MAX_BEAT = 1e6                # song positions beyond ~250,000 bars are refused
 SENDERS = ("process", "thread")
+UPLOAD_TIMEOUT_S = 30.0       # an upload with no chunk for this long is dropped
+MAX_MODEL_NAME = 255
 
 
-class UnknownAddress(LookupError):
+class UnknownAddress(BridgeError, LookupError):
     pass
 
 
@@ -49,6 +55,7 @@ class _Upload:
     length: float
     count: int
     notes: list = field(default_factory=list)
+    touched: float = field(default_factory=time.monotonic)
 
 
 class Bridge:
@@ -57,7 +64,7 @@ class Bridge:
     def __init__(self, engine, host: str = "127.0.0.1", port: int = 9000, tempo: float = 120.0,
                  midi: bool = True, midi_out: str | None = None, midi_in: str | None = None,
                  virtual: bool = True, midi_api: str = "auto", ahead: int = 2, chunk: int = 2,
-                 sender: str = "process", realtime: bool = True):
+                 sender: str = "process", realtime: bool = True, reply_port: int | None = None):
         if sender not in SENDERS:
             raise ValueError(f"unknown sender {sender!r} (one of {', '.join(SENDERS)})")
         self.clock = Clock(tempo=tempo)
@@ -75,7 +82,7 @@ class Bridge:
             if sender == "thread":
                 send = self.ports.send if self.ports else (lambda message: None)
                 self.scheduler = Scheduler(self.clock, send=send, realtime=realtime)
-            self.server = OscServer(self, host=host, port=port)
+            self.server = OscServer(self, host=host, port=port, reply_port=reply_port)
         except BaseException:
             if sender == "process":
                 self.scheduler.close()
@@ -84,7 +91,8 @@ class Bridge:
             raise
         self.worker = Worker(engine, self.session, self.clock, self.scheduler,
                              emit=self.server.broadcast, ahead=ahead, chunk=chunk)
-        self._uploads: dict[tuple, _Upload] = {}
+        self._uploads: dict[str, _Upload] = {}    # slot -> its unfinished upload
+        self.upload_timeout_s = UPLOAD_TIMEOUT_S
         self._result_id = 0
         self._handlers = {
             "/lb/hello": ("i", self.on_hello),
@@ -105,7 +113,8 @@ class Bridge:
             "/lb/seed": ("i", lambda c, v: self.session.set("seed", v)),
             "/lb/amount": ("f", lambda c, v: self.session.set("amount", v)),
             "/lb/generate": ("", self.on_generate),
-            "/lb/stream": ("i", lambda c, on: self.worker.set_streaming(bool(on))),
+            "/lb/stream": ("i", lambda c, on: self.worker.set_streaming(bool(on),
+                                                                        self._reply(c))),
             "/lb/transport": ("iffii", self.on_transport),
             "/lb/tempo": ("f", self.on_tempo),
             "/lb/output": ("ii", self.on_output),
@@ -158,18 +167,50 @@ class Bridge:
 
     def on_status(self, client) -> None:
         params, state = self.session.params(), self.clock.state
+        counts = self.scheduler.counts()
         self.server.reply(client, "/lb/status", [
             self.engine.name, int(self.worker.streaming), int(state.playing),
             float(state.beat_at(time.perf_counter())), float(state.tempo), params.mode,
             float(params.position), float(params.temperature), self._bars(),
-            self.session.slot_notes("A"), self.session.slot_notes("B")])
+            self.session.slot_notes("A"), self.session.slot_notes("B"),
+            self.scheduler.health(), _int32(counts["late"]), _int32(counts["dropped"]),
+            _int32(self.worker.missed_bars)])
 
     def on_models(self, client) -> None:
         names = [self.engine.name] + [n for n in shipped_models() if n != self.engine.name]
         self.server.reply(client, "/lb/models", names)
 
     def on_model(self, client, name: str) -> None:
-        self.worker.submit(lambda: self.worker.load_model(name, self._reply(client)), request=True)
+        self._check_model_request(client, name)
+        reply = self._reply(client)
+        self.worker.submit(lambda: self.worker.load_model(name, reply), request=True,
+                           address="/lb/model", reply=reply)
+
+    def _check_model_request(self, client, name: str) -> None:
+        """Over OSC a model is a shipped name or, from this machine only, a bundle folder.
+        Whatever the reason a folder is unusable before its model.json is read (missing, not a
+        folder, unreadable, too long a name), the answer is the same line: the reply must not
+        tell a client which paths exist."""
+        shown = name if len(name) <= 60 else name[:57] + "..."
+        if not name.strip() or len(name) > MAX_MODEL_NAME or not name.isprintable():
+            raise SessionError(f"model name must be 1..{MAX_MODEL_NAME} printable characters "
+                               f"(got {len(name)})")
+        if name in shipped_models():
+            return
+        shipped = ", ".join(shipped_models()) or "none"
+        if not is_loopback(client[0]):
+            raise SessionError(f"{shown}: not a shipped model ({shipped}); bundle folders load "
+                               f"only for clients on this machine")
+        try:
+            path = Path(name).expanduser()
+            if path.name == "model.json":
+                path = path.parent
+            usable = (path / "model.json").is_file() and os.access(path / "model.json", os.R_OK)
+        except (OSError, ValueError):
+            usable = False
+        if not usable:
+            raise SessionError(f"{shown}: no such model bundle (a shipped name: {shipped}, or a "
+                               f"readable folder with model.json)")
 
     def on_bars(self, client, bars: int) -> None:
         if not 1 <= bars <= self.engine.bars:
@@ -181,35 +222,53 @@ class Bridge:
         return min(bars, self.engine.bars) if bars else int(self.engine.bars)
 
     # clips ---------------------------------------------------------------------------------
+    # An upload belongs to its slot, not to the port it came from (oscsend sends every message
+    # from a new port); a new begin replaces an unfinished one, and one left alone for
+    # upload_timeout_s is dropped, so unfinished uploads hold at most two clips' notes.
     def on_clip_begin(self, client, slot: str, length: float, count: int) -> None:
         self.session.slot(slot)
         if not 0 < length <= 4 * 256:
             raise SessionError(f"clip length must be in (0, 1024] beats, got {length:g}")
         if not 0 <= count <= MAX_CLIP_NOTES:
             raise SessionError(f"note count must be in 0..{MAX_CLIP_NOTES}, got {count}")
-        self._uploads[(client, slot)] = _Upload(length, count)
+        self._expire_uploads()
+        self._uploads[slot] = _Upload(length, count)
+
+    def _expire_uploads(self) -> None:
+        now = time.monotonic()
+        for slot, upload in list(self._uploads.items()):
+            if now - upload.touched > self.upload_timeout_s:
+                del self._uploads[slot]
+
+    def _upload(self, slot: str) -> _Upload:
+        self.session.slot(slot)
+        self._expire_uploads()
+        upload = self._uploads.get(slot)
+        if upload is None:
+            raise SessionError(f"no /lb/clip/begin for slot {slot} (or the transfer was idle "
+                               f"for {self.upload_timeout_s:g} s and was dropped)")
+        upload.touched = time.monotonic()
+        return upload
 
     def on_clip_notes(self, client, slot: str, *values) -> None:
-        upload = self._uploads.get((client, slot))
-        if upload is None:
-            raise SessionError(f"no /lb/clip/begin for slot {slot}")
+        upload = self._upload(slot)
         notes = []
         for i in range(0, len(values), 4):
             pitch, start, duration, velocity = values[i:i + 4]
-            if not 0 <= pitch <= 127 or not 1 <= velocity <= 127 or start < 0 or duration <= 0:
-                del self._uploads[(client, slot)]
+            if not 0 <= pitch <= 127 or not 1 <= velocity <= 127 or not 0 <= start <= 1e6 \
+                    or not 0 < duration <= 1e6:
+                del self._uploads[slot]
                 raise SessionError(f"bad note (pitch {pitch}, start {start:g}, duration "
                                    f"{duration:g}, velocity {velocity}); transfer dropped")
             notes.append(Note(pitch, start, start + duration, velocity))
         if len(upload.notes) + len(notes) > upload.count:
-            del self._uploads[(client, slot)]
+            del self._uploads[slot]
             raise SessionError(f"more notes than the {upload.count} announced; transfer dropped")
         upload.notes += notes
 
     def on_clip_end(self, client, slot: str) -> None:
-        upload = self._uploads.pop((client, slot), None)
-        if upload is None:
-            raise SessionError(f"no /lb/clip/begin for slot {slot}")
+        upload = self._upload(slot)
+        del self._uploads[slot]
         if len(upload.notes) != upload.count:
             raise SessionError(f"slot {slot}: {upload.count} notes announced, "
                                f"{len(upload.notes)} received")
@@ -221,11 +280,10 @@ class Bridge:
         def job():
             try:
                 self.worker.encode_slot(slot, clip)
-            except ValueError as exc:        # EngineError
-                reply("/lb/error", [address, f"slot {slot}: {exc}"])
-                return
+            except EngineError as exc:
+                raise SessionError(f"slot {slot}: {exc}") from None
             reply("/lb/clip/ok", [slot, len(clip.notes)])
-        self.worker.submit(job, request=True)
+        self.worker.submit(job, request=True, address=address, reply=reply)
 
     def on_clip_clear(self, client, slot: str) -> None:
         self.session.set_slot(slot, None, None)
@@ -254,18 +312,14 @@ class Bridge:
         result_id = self._result_id
 
         def job():
-            try:
-                clip = self.worker.generate(params, None if params.seed < 0 else params.seed)
-            except ValueError as exc:        # SessionError, EngineError
-                reply("/lb/error", ["/lb/generate", str(exc)])
-                return
+            clip = self.worker.generate(params, None if params.seed < 0 else params.seed)
             length = bars * 4.0
             notes = [n for n in clip.notes if n.start < length]
             reply("/lb/result/begin", [result_id, length, len(notes)])
             for i in range(0, len(notes), NOTES_PER_MESSAGE):
                 reply("/lb/result/notes", [result_id] + _note_args(notes[i:i + NOTES_PER_MESSAGE]))
             reply("/lb/result/end", [result_id])
-        self.worker.submit(job, request=True)
+        self.worker.submit(job, request=True, address="/lb/generate", reply=reply)
 
     # time and output -----------------------------------------------------------------------
     def on_transport(self, client, playing: int, beat: float, tempo: float, num: int,
@@ -286,6 +340,10 @@ class Bridge:
     def on_output(self, client, midi: int, osc: int) -> None:
         self.session.set("midi_out", midi)
         self.session.set("osc_out", osc)
+
+
+def _int32(value: int) -> int:
+    return min(int(value), 2**31 - 1)
 
 
 def _note_args(notes) -> list:

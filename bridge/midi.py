@@ -24,8 +24,10 @@ import rtmidi
 from runtime.music import Clip, Note
 
 from .clock import Clock
+from .errors import BridgeError, RateLimitedLog
 
 log = logging.getLogger("bridge.midi")
+_input_log = RateLimitedLog(log)
 
 OUT_NAME = "latentbridge out"
 IN_NAME = "latentbridge in"
@@ -36,7 +38,7 @@ APIS = {"auto": rtmidi.API_UNSPECIFIED, "alsa": rtmidi.API_LINUX_ALSA,
 CLOCK_STATUSES = (0xF8, 0xFA, 0xFB, 0xFC, 0xF2)
 
 
-class MidiPortError(RuntimeError):
+class MidiPortError(BridgeError, RuntimeError):
     """A MIDI port that cannot be opened; the message is one line for the user."""
 
 
@@ -51,6 +53,8 @@ class Recorder:
         self._sounding: dict[int, tuple[float, int]] = {}
 
     def note_on(self, pitch: int, velocity: int, now: float | None = None) -> None:
+        if not (0 <= pitch <= 127 and 1 <= velocity <= 127):
+            return                 # not MIDI: the input callback already refused it
         state = self.clock.state
         if not state.playing:
             return
@@ -200,12 +204,17 @@ def _input_callback(clock: Clock | None, recorder: Recorder | None):
                     clock.midi_message(status, message[1:], now)
                 return
             kind = status & 0xF0
-            if recorder is None or len(message) < 3:
+            if recorder is None or len(message) < 3 or kind not in (0x80, 0x90):
+                return
+            if not 0 <= message[1] <= 127 or not 0 <= message[2] <= 127:
+                # a data byte with its top bit set is not MIDI: recording it would poison
+                # every later /lb/record ("pitch 201 is outside 0..127")
+                _input_log("ignored MIDI input %s: data byte outside 0..127", list(message))
                 return
             if kind == 0x90 and message[2] > 0:
                 recorder.note_on(message[1], message[2], now)
             elif kind == 0x80 or kind == 0x90:
                 recorder.note_off(message[1], now)
         except Exception as exc:  # never let a strange message kill the MIDI thread
-            log.warning("ignored MIDI input %s: %s", message, exc)
+            _input_log("ignored MIDI input %s: %s", list(message)[:8], exc)
     return callback

@@ -11,6 +11,12 @@ stop the server::
     >>> server.broadcast("/lb/bar", [0, 0.0])
     >>> server.close()
 
+Replies go to the port the request came from *and* to the port(s) its host registered with
+``/lb/hello`` (and ``--reply-port``): a client may send every message from a new port, as
+liblo's ``oscsend`` does, and still hears back where it listens. Datagrams from the bridge's own
+port, and ``/lb/error`` messages, are never answered (that would loop forever). Bad datagrams are
+each answered once; their log lines are rate-limited.
+
 The server is python-osc's ``BlockingOSCUDPServer`` (one thread, messages handled in arrival
 order: a clip's chunks must not overtake its ``/lb/clip/end``) with our own request handler in
 place of the dispatcher, which drops malformed packets silently.
@@ -18,20 +24,27 @@ place of the dispatcher, which drops malformed packets silently.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import socket
 import socketserver
 import threading
 import time
+from collections import OrderedDict
 
 from pythonosc import osc_packet
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import BlockingOSCUDPServer
 
+from .errors import BridgeError, BugLog, RateLimitedLog, is_domain_error, one_line
+
 log = logging.getLogger("bridge.osc")
 
 PREFIX = "/lb/"
 MAX_DATAGRAM = 8192
+MAX_CLIENTS = 16          # reply ports registered with /lb/hello; the oldest is dropped beyond
+NEVER_ANSWERED = ("/lb/error",)   # answering an error with an error loops between two programs
 
 
 KNOWN_TAGS = set("ifsdhTF")   # python-osc skips other tags silently; we refuse them
@@ -63,7 +76,17 @@ def _expected_size(address: str, tags: str, args: list) -> int:
     return size
 
 
-class OscArgError(ValueError):
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        try:
+            return ipaddress.ip_address(socket.gethostbyname(host)).is_loopback
+        except (OSError, ValueError):
+            return False
+
+
+class OscArgError(BridgeError):
     """Arguments that do not match the address's type signature."""
 
 
@@ -137,27 +160,48 @@ class _Server(BlockingOSCUDPServer):
         self.owner = owner
         super().__init__(address, Dispatcher())
         self.RequestHandlerClass = _Handler
+        try:   # room for a whole clip upload sent back to back (the kernel may grant less)
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        except OSError:
+            pass
 
     def verify_request(self, request, client_address) -> bool:
         return True           # our handler answers garbage with an error instead of dropping it
 
     def handle_error(self, request, client_address) -> None:
-        log.exception("OSC request from %s failed", client_address)
+        import sys
+
+        self.owner.bugs.report(sys.exc_info()[1], f"a datagram from {client_address}")
 
 
 class OscServer:
     """Receives ``/lb/...`` requests, hands them to ``protocol.handle(address, args, client)``
-    and sends the replies; replies go to the sender and to its hello port."""
+    and sends the replies; replies go to the sender and to the reply port(s) registered from
+    its host (see the module docstring)."""
 
-    def __init__(self, protocol, host: str = "127.0.0.1", port: int = 9000):
+    def __init__(self, protocol, host: str = "127.0.0.1", port: int = 9000,
+                 reply_port: int | None = None):
         self.protocol = protocol
+        self.bugs = BugLog(log)
+        self._bad_log = RateLimitedLog(log)
         self._server = _Server((host, port), self)
         self.address = self._server.server_address
+        self.host = host
+        if not is_loopback(host):
+            log.warning("OSC listens on %s:%d, not only on this machine: anyone who can reach "
+                        "it can control the bridge (the default is 127.0.0.1)", host,
+                        self.address[1])
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self.hello_targets: dict[tuple[str, int], tuple[str, int]] = {}  # sender -> reply port
+        # (host, reply port) -> the (host, port) its /lb/hello came from; oldest first
+        self.clients: OrderedDict[tuple[str, int], tuple[str, int]] = OrderedDict()
+        self.fixed_targets: list[tuple[str, int]] = []     # --reply-port: every reply goes there
+        if reply_port:
+            local = "127.0.0.1" if host in ("", "0.0.0.0", "::") or is_loopback(host) else host
+            self.fixed_targets.append((local, reply_port))
         self.last_sender: tuple[str, int] | None = None
         self.errors = 0
+        self.ignored = 0          # datagrams not answered: from our own port, or /lb/error
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={
@@ -171,41 +215,78 @@ class OscServer:
             self._thread.join(2.0)
 
     # -- sending -----------------------------------------------------------------------------
-    def send_to(self, target: tuple[str, int], address: str, args: list) -> None:
-        try:
-            self._server.socket.sendto(build(address, args), target)
-        except OSError as exc:
-            log.warning("cannot send %s to %s: %s", address, target, exc)
-
-    def reply(self, client: tuple[str, int], address: str, args: list) -> None:
-        """Send to the requester and to its hello port."""
-        targets = {client}
+    @property
+    def hello_targets(self) -> dict[tuple[str, int], tuple[str, int]]:
+        """Registered reply ports: ``{(host, reply_port): (host, port of the hello)}``."""
         with self._lock:
-            hello = self.hello_targets.get(client)
-        if hello is not None:
-            targets.add(hello)
-        for target in targets:
-            self.send_to(target, address, args)
+            return dict(self.clients)
 
-    def broadcast(self, address: str, args: list) -> None:
-        """Send to every client that said hello (or to the last sender)."""
-        with self._lock:
-            targets = set(self.hello_targets.values())
-            if not targets and self.last_sender is not None:
-                targets = {self.last_sender}
-        data = build(address, args)
+    def _send(self, data: bytes, address: str, targets) -> None:
         for target in targets:
             try:
                 self._server.socket.sendto(data, target)
             except OSError as exc:
-                log.warning("cannot send %s to %s: %s", address, target, exc)
+                self._bad_log("cannot send %s to %s:%s: %s", address, target[0], target[1], exc)
+
+    def send_to(self, target: tuple[str, int], address: str, args: list) -> None:
+        self._send(build(address, args), address, [target])
+
+    def reply_targets(self, client: tuple[str, int]) -> list[tuple[str, int]]:
+        """The requester's own port, the reply port its hello registered (or, for a client that
+        sends from other ports than its hello came from, every reply port registered from its
+        host), and ``--reply-port``."""
+        targets = [client]
+        with self._lock:
+            mine = [reg for reg, source in self.clients.items() if source == client]
+            targets += mine or [reg for reg in self.clients if reg[0] == client[0]]
+            targets += self.fixed_targets
+        return list(dict.fromkeys(t for t in targets if not self._is_own(t)))
+
+    def reply(self, client: tuple[str, int], address: str, args: list) -> None:
+        """Send to the requester and to the reply port(s) it registered."""
+        self._send(build(address, args), address, self.reply_targets(client))
+
+    def broadcast(self, address: str, args: list) -> None:
+        """Send to every registered reply port (or, if none, to the last sender)."""
+        with self._lock:
+            targets = list(self.clients) + self.fixed_targets
+            if not targets and self.last_sender is not None:
+                targets = [self.last_sender]
+        self._send(build(address, args), address,
+                   dict.fromkeys(t for t in targets if not self._is_own(t)))
+
+    def _is_own(self, target: tuple[str, int]) -> bool:
+        """``target`` is this server's own socket (or another bridge's on our port here)."""
+        if target[1] != self.address[1]:
+            return False
+        return target[0] == self.address[0] or self.address[0] in ("0.0.0.0", "::", "") or \
+            is_loopback(target[0])
 
     def hello(self, client: tuple[str, int], port: int) -> None:
+        """Register ``port`` on the client's host for replies and streamed bars."""
+        target = (client[0], port)
+        if self._is_own(target):
+            raise BridgeError(f"reply port {port} is the bridge's own port; use the port your "
+                              f"client listens on")
         with self._lock:
-            self.hello_targets[client] = (client[0], port)
+            self.clients.pop(target, None)
+            self.clients[target] = client
+            while len(self.clients) > MAX_CLIENTS:
+                dropped, _ = self.clients.popitem(last=False)
+                self._bad_log("more than %d reply ports registered: %s:%s dropped (the oldest)",
+                              MAX_CLIENTS, *dropped)
 
     # -- receiving ---------------------------------------------------------------------------
     def handle_datagram(self, data: bytes, client: tuple[str, int]) -> None:
+        try:
+            self._handle_datagram(data, client)
+        except Exception as exc:   # a bug in our own checks: one line back, the traceback once
+            self.error(client, "?", self.bugs.report(exc, "a datagram"))
+
+    def _handle_datagram(self, data: bytes, client: tuple[str, int]) -> None:
+        if self._is_own(client):
+            self.ignored += 1      # our own reply come back (a hello to our own port): no loop
+            return
         if len(data) > MAX_DATAGRAM:
             self.error(client, "?", f"datagram of {len(data)} bytes is over the "
                                     f"{MAX_DATAGRAM}-byte limit")
@@ -220,6 +301,11 @@ class OscServer:
             return
         for message in messages:
             address = message.address
+            if address in NEVER_ANSWERED:
+                self.ignored += 1
+                self._bad_log("%s from %s:%s ignored (errors are never answered)", address,
+                              *client[:2])
+                continue
             try:
                 args = list(message.params)
                 tags = _type_tags(message.dgram)
@@ -242,22 +328,21 @@ class OscServer:
         started = time.perf_counter()
         try:
             self.protocol.handle(address, args, client)
-        except OscArgError as exc:
-            self.error(client, address, str(exc))
-        except LookupError as exc:   # unknown address (KeyError) and the like
-            self.error(client, address, exc.args[0] if exc.args else "unknown address")
-        except ValueError as exc:    # SessionError, EngineError, MidiError: one line each
-            self.error(client, address, str(exc))
-        except Exception as exc:     # a bug: still answer, still serve
-            log.exception("handler for %s failed", address)
-            self.error(client, address, f"internal error: {type(exc).__name__}: {exc}")
+        except Exception as exc:
+            if is_domain_error(exc):      # the client's mistake: one line, no traceback
+                self.error(client, address, str(exc) or type(exc).__name__)
+            else:                         # a bug: one line back, the traceback once in the log
+                self.error(client, address, self.bugs.report(exc, address))
         elapsed = time.perf_counter() - started
         if elapsed > 0.05:
             log.debug("%s took %.1f ms", address, elapsed * 1e3)
 
     def error(self, client: tuple[str, int], address: str, message: str) -> None:
+        """Answer once with ``/lb/error``; the log line is rate-limited (a flood of bad
+        datagrams must not fill the disk)."""
         self.errors += 1
-        message = " ".join(str(message).split())  # one line
-        log.warning("%s from %s:%s: %s", address, client[0], client[1], message)
+        message = one_line(message)
+        address = one_line(address, 120)
+        self._bad_log("%s from %s:%s: %s", address, client[0], client[1], message)
         self.reply(client, "/lb/error", [address, message])
 

@@ -17,6 +17,12 @@ Timing: ``time.perf_counter`` targets from the clock snapshot; the thread sleeps
 ``spin_s`` before an event and spins for the rest, so the error is the spin's resolution plus
 the time to get the GIL back (the bridge sets ``sys.setswitchinterval`` low for that).
 Handoff: a ``collections.deque`` (append/popleft are atomic) of pre-built, sorted event batches.
+
+All notes off: an explicit note-off for every note it has sounding, plus CC 123 on each channel
+it played a note on since the last all-notes-off (on all 16 on ``panic`` and on exit), so a storm
+of starts and stops on the MIDI input cannot turn into a storm of CC 123. Health: the thread
+stamps ``counters[HEARTBEAT]`` on every pass; a batch handed to a dead sender is dropped and
+counted, never queued.
 """
 
 from __future__ import annotations
@@ -40,6 +46,9 @@ LATE_DROP_S = 0.050         # a note-on later than this is skipped (counted as m
 MAX_SLEEP_S = 0.004         # wake at least this often to see new bars and clock changes
 STATS_SIZE = 1 << 16
 REALTIME_PRIORITY = 5         # below jackd's (10): JACK's own thread comes first
+STALL_S = 2.0                 # a sender whose heartbeat is older than this is stalled
+# slots of the counters array (shared memory in the sender process, see bridge.sender)
+HEARTBEAT, SENT, LATE, DROPPED, N_COUNTERS = 0, 1, 2, 3, 4
 
 
 def note_events(notes: Iterable[tuple[int, float, float, int]], offset: float, channel: int,
@@ -59,7 +68,7 @@ class Scheduler(threading.Thread):
     """Sends ``(beat, order, bar, kind, message)`` events on ``send`` at their times."""
 
     def __init__(self, clock: Clock, send: Callable[[list], None], spin_s: float = 0.0012,
-                 realtime: bool = True):
+                 realtime: bool = True, counters=None):
         super().__init__(name="latentbridge-sender", daemon=True)
         self.clock = clock
         self._send = send
@@ -71,6 +80,12 @@ class Scheduler(threading.Thread):
         self._wake = threading.Event()
         self._running = True
         self._sounding = np.zeros((16, 128), np.int32)
+        self._played = np.zeros(16, bool)  # channels with a note-on since the last CC 123
+        # heartbeat, sent, late, dropped: read by /lb/status and the watchdog (maybe shared)
+        self.counters = np.zeros(N_COUNTERS) if counters is None else counters
+        self._send_failures = 0
+        self._launched = False
+        self._reported = False
         self._epoch = clock.state.epoch
         self.missed = 0                    # note-ons dropped for lateness
         self.sent = 0
@@ -85,9 +100,35 @@ class Scheduler(threading.Thread):
 
     # -- other threads -----------------------------------------------------------------------
     def submit(self, events: list[tuple]) -> None:
-        """Hand over a batch of events (sorted or not); never blocks."""
+        """Hand over a batch of events (sorted or not); never blocks. A dead sender's batches
+        are dropped (and counted), so nothing grows without bound."""
+        if self._launched and not self.is_alive():
+            self.counters[DROPPED] += len(events)
+            return
         self._inbox.append(events)
         self._wake.set()
+
+    def health(self) -> str:
+        """``ok``, ``stalled`` (alive, but no heartbeat for ``STALL_S``) or ``dead``."""
+        if not self._launched:
+            return "ok"
+        if not self.is_alive():
+            return "dead"
+        if time.perf_counter() - self.counters[HEARTBEAT] > STALL_S:
+            return "stalled"
+        return "ok"
+
+    def check(self) -> str | None:
+        """A one-line report the first time the thread is found dead (the watchdog's call)."""
+        if self.health() == "dead" and not self._reported:
+            self._reported = True
+            return "the MIDI sender thread died: no MIDI goes out (see the log; restart the bridge)"
+        return None
+
+    def counts(self) -> dict:
+        """Cheap counters for /lb/status: ``sent``, ``late`` note-ons dropped, ``dropped``."""
+        return {"sent": int(self.counters[SENT]), "late": int(self.counters[LATE]),
+                "dropped": int(self.counters[DROPPED])}
 
     def flush(self) -> None:
         """Drop every event not sent yet and send all notes off."""
@@ -109,7 +150,7 @@ class Scheduler(threading.Thread):
         if self.is_alive():
             self.join(timeout)
         else:
-            self._all_notes_off()
+            self._all_notes_off(every_channel=True)
 
     def reset_stats(self) -> None:
         self.n_stats = 0
@@ -142,12 +183,18 @@ class Scheduler(threading.Thread):
         except (OSError, AttributeError) as exc:
             log.debug("no real-time priority for the sender (%s)", exc)
 
+    def start(self) -> None:
+        self._launched = True
+        super().start()
+
     def run(self) -> None:
         self._raise_priority()
         perf = time.perf_counter
         sleep = time.sleep
+        counters = self.counters
         try:
             while self._running:
+                counters[HEARTBEAT] = perf()
                 if self._commands:
                     self._run_commands()
                 if self._inbox:
@@ -174,14 +221,24 @@ class Scheduler(threading.Thread):
                 if kind == NOTE_ON:
                     if now - target > LATE_DROP_S:
                         self.missed += 1
+                        counters[LATE] += 1
                         continue
                     self._sounding[message[0] & 15, message[1]] += 1
+                    self._played[message[0] & 15] = True
                 else:
                     count = self._sounding[message[0] & 15, message[1]]
                     if count <= 0:
                         continue       # its note-on was skipped or cut by all-notes-off
                     self._sounding[message[0] & 15, message[1]] = count - 1
-                self._send(message)
+                try:
+                    self._send(message)
+                except Exception as exc:   # a port that refuses one message: count, go on
+                    counters[DROPPED] += 1
+                    self._send_failures += 1
+                    if self._send_failures in (1, 10, 100, 1000) or not self._send_failures % 10000:
+                        log.warning("MIDI send failed (%d times): %s", self._send_failures, exc)
+                    continue
+                counters[SENT] += 1
                 i = self.n_stats % STATS_SIZE
                 self.actual[i] = perf()        # after the send returned: the whole cost counts
                 self.intended[i] = target
@@ -193,7 +250,7 @@ class Scheduler(threading.Thread):
         except Exception:  # a dead sender must not leave notes hanging
             log.exception("sender thread failed")
         finally:
-            self._all_notes_off()
+            self._all_notes_off(every_channel=True)
 
     def _take_inbox(self) -> None:
         while self._inbox:
@@ -207,14 +264,18 @@ class Scheduler(threading.Thread):
             if command == "flush":
                 self._inbox.clear()
                 self._pending.clear()
-            self._all_notes_off()
+            self._all_notes_off(every_channel=command == "panic")
 
-    def _all_notes_off(self) -> None:
+    def _all_notes_off(self, every_channel: bool = False) -> None:
+        """A note-off for every sounding note, then CC 123 on the channels played since the
+        last time (``every_channel``: on all 16, for panic and exit)."""
         try:
             for channel, pitch in zip(*np.nonzero(self._sounding)):
                 self._send([0x80 | int(channel), int(pitch), 0])
             self._sounding[:] = 0
             for channel in range(16):
-                self._send([0xB0 | channel, 123, 0])
+                if every_channel or self._played[channel]:
+                    self._send([0xB0 | channel, 123, 0])
+            self._played[:] = False
         except Exception as exc:  # a closed port must not kill the caller
             log.warning("all notes off failed: %s", exc)

@@ -17,7 +17,12 @@ MIDI output port; the parent mirrors the clock into shared memory (a seqlock, se
     >>> sender.close()                                     # all notes off, child joined
 
 The interface is the scheduler's (``start``, ``submit``, ``flush``, ``panic``, ``close``,
-``stats``), so the bridge uses either.
+``stats``, ``health``, ``check``, ``counts``), so the bridge uses either.
+
+Health: the child's scheduler stamps a heartbeat and its counters (sent, late, dropped) into
+shared memory. ``check()``, called by the worker's watchdog, notices a child that died (killed,
+crashed) or whose sender thread stopped, starts a new one (at most ``MAX_RESTARTS`` times) and
+returns one line for the user; while no child runs, batches are dropped and counted.
 """
 
 from __future__ import annotations
@@ -27,15 +32,19 @@ import multiprocessing as mp
 import os
 import signal
 import threading
+import time
 
 import numpy as np
 
 from .clock import Clock, SharedClock
 from .midi import MidiPortError
+from .scheduler import DROPPED, HEARTBEAT, LATE, N_COUNTERS, SENT, STALL_S
 
 log = logging.getLogger("bridge.sender")
 
 READER_PRIORITY = 4       # the child's pipe reader: real-time too, just below the sender
+MAX_RESTARTS = 5          # a child that keeps dying is not restarted for ever
+CHECK_EVERY_S = 0.2       # the watchdog looks at most this often
 
 
 class SenderProcess:
@@ -44,28 +53,46 @@ class SenderProcess:
     def __init__(self, clock: Clock, out_name: str | None = None, virtual: bool = True,
                  midi_api: str = "auto", spin_s: float = 0.0012, realtime: bool = True,
                  midi: bool = True):
-        ctx = mp.get_context("spawn")
+        self._ctx = ctx = mp.get_context("spawn")
         self._array = ctx.RawArray("d", 1 + SharedClock.FIELDS)
+        self._counters_raw = ctx.RawArray("d", N_COUNTERS)
+        self._counters = np.frombuffer(self._counters_raw)
         self._mirror = SharedClock(self._array)
         self._mirror.publish(clock.state)
         clock.listeners.append(self._mirror.publish)
         self._clock = clock
-        self._conn, child_conn = ctx.Pipe()
         self._lock = threading.Lock()
-        self._proc = ctx.Process(target=_child_main, name="latentbridge-sender", daemon=True,
-                                 args=(child_conn, self._array, out_name, virtual, midi_api,
-                                       spin_s, realtime, midi))
+        self._args = (out_name, virtual, midi_api, spin_s, realtime, midi)
+        self._closed = False
+        self._dead = False            # the child is gone and not replaced (yet)
+        self.restarts = 0
+        self.dropped_while_dead = 0
+        self._base = np.zeros(N_COUNTERS)   # counters of the children that died
+        self._last_check = 0.0
+        self._spawn()
+
+    def _spawn(self) -> None:
+        """Start a child and wait for it to open its port (raises MidiPortError)."""
+        self._counters[:] = 0
+        self._conn, child_conn = self._ctx.Pipe()
+        self._proc = self._ctx.Process(target=_child_main, name="latentbridge-sender",
+                                       daemon=True, args=(child_conn, self._array,
+                                                          self._counters_raw, *self._args))
         self._proc.start()
         child_conn.close()
         if not self._conn.poll(30):
             self._proc.kill()
             raise MidiPortError("the sender process did not start")
-        reply = self._conn.recv()
+        try:
+            reply = self._conn.recv()
+        except (EOFError, OSError):
+            self._proc.join(5)
+            raise MidiPortError(f"the sender process died at start (exit code "
+                                f"{self._proc.exitcode})") from None
         if reply[0] == "error":
             self._proc.join(5)
             raise MidiPortError(reply[1])
         _, self.out_name, self.priority = reply
-        self._closed = False
 
     def start(self) -> None:
         """The child's scheduler already runs; kept for the Scheduler interface."""
@@ -74,10 +101,73 @@ class SenderProcess:
         with self._lock:
             if self._closed:
                 return
+            if self._dead:
+                if message[0] == "events":
+                    self.dropped_while_dead += len(message[1])
+                return
             try:
                 self._conn.send(message)
             except (OSError, EOFError, BrokenPipeError) as exc:
-                log.warning("sender process gone (%s)", exc)
+                self._dead = True          # the watchdog reports it and starts a new one
+                log.error("the MIDI sender process is gone (%s)", exc)
+                if message[0] == "events":
+                    self.dropped_while_dead += len(message[1])
+
+    # -- health ------------------------------------------------------------------------------
+    def health(self) -> str:
+        """``ok``, ``stalled`` (the child lives, its sender thread does not beat) or ``dead``."""
+        if self._closed:
+            return "closed"
+        if self._dead or not self._proc.is_alive():
+            return "dead"
+        if time.perf_counter() - self._counters[HEARTBEAT] > STALL_S:
+            return "stalled"
+        return "ok"
+
+    def counts(self) -> dict:
+        c = self._base + self._counters
+        return {"sent": int(c[SENT]), "late": int(c[LATE]),
+                "dropped": int(c[DROPPED]) + self.dropped_while_dead}
+
+    def check(self) -> str | None:
+        """The watchdog: a dead or stalled child is replaced (up to ``MAX_RESTARTS`` times);
+        returns one line for the user when that happened, else None."""
+        now = time.monotonic()
+        if now - self._last_check < CHECK_EVERY_S or self._closed:
+            return None
+        self._last_check = now
+        health = self.health()
+        if health == "ok" or (health == "dead" and self.restarts >= MAX_RESTARTS and
+                              self._dead):
+            return None
+        with self._lock:
+            if self._closed:
+                return None
+            self._dead = True
+            exitcode = self._proc.exitcode
+            if self._proc.is_alive():            # stalled: its sender thread stopped
+                self._proc.kill()
+                self._proc.join(2)
+            self._base += self._counters
+            try:
+                self._conn.close()
+            except OSError:
+                pass
+            what = (f"the MIDI sender process died (exit code {exitcode})" if health == "dead"
+                    else "the MIDI sender stopped")
+            if self.restarts >= MAX_RESTARTS:
+                log.error("%s; not restarted (%d restarts already)", what, self.restarts)
+                return f"{what}; no MIDI goes out (restart the bridge)"
+            self.restarts += 1
+            try:
+                self._spawn()
+            except MidiPortError as exc:
+                log.error("%s; restart failed: %s", what, exc)
+                return f"{what}; restart failed: {exc}"
+            self._dead = False
+        self._mirror.publish(self._clock.state)
+        log.error("%s; started a new one (restart %d)", what, self.restarts)
+        return f"{what}; started a new one (reconnect '{self.out_name}')"
 
     def submit(self, events: list[tuple]) -> None:
         self._send(("events", events))
@@ -95,6 +185,8 @@ class SenderProcess:
         with self._lock:
             if self._closed:
                 return self._final
+            if self._dead:
+                raise EOFError("the sender process is gone")
             self._conn.send(("stats",))
             return self._receive()
 
@@ -124,7 +216,8 @@ class SenderProcess:
             self._clock.listeners.remove(self._mirror.publish)
 
 
-def _child_main(conn, array, out_name, virtual, midi_api, spin_s, realtime, midi) -> None:
+def _child_main(conn, array, counters, out_name, virtual, midi_api, spin_s, realtime,
+                midi) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C reaches the parent, which closes us
     import gc
     import sys
@@ -142,7 +235,7 @@ def _child_main(conn, array, out_name, virtual, midi_api, spin_s, realtime, midi
         conn.send(("error", str(exc)))
         return
     scheduler = Scheduler(SharedClock(array), send=ports.send if ports else (lambda m: None),
-                          spin_s=spin_s, realtime=realtime)
+                          spin_s=spin_s, realtime=realtime, counters=np.frombuffer(counters))
     gc.collect()
     gc.freeze()                      # nothing alive now is ever scanned again
     scheduler.start()

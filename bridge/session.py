@@ -19,11 +19,13 @@ import numpy as np
 
 from runtime.music import Clip
 
+from .errors import BridgeError
+
 MODES = ("sample", "interpolate", "vary")
 SLOTS = ("A", "B")
 
 
-class SessionError(ValueError):
+class SessionError(BridgeError):
     """A parameter or slot request that cannot be honoured; one line for the user."""
 
 

@@ -32,6 +32,7 @@ from runtime.engine import Engine, EngineError
 from runtime.music import DRUM_CHANNEL, Clip
 
 from .clock import Clock
+from .errors import BugLog, is_domain_error, one_line
 from .scheduler import Scheduler, note_events
 from .session import Params, Session, SessionError
 
@@ -66,6 +67,7 @@ class Worker(threading.Thread):
         self._next_bar: int | None = None     # first bar not generated yet
         self._first_bar = 0                   # first bar of the current run of generated bars
         self._last_error = ""
+        self.bugs = BugLog(log)
         self.generated_bars = 0
         self.missed_bars = 0                  # bars handed over after their start had passed
         self.gen_seconds: list[float] = []    # inference time per clip
@@ -75,16 +77,18 @@ class Worker(threading.Thread):
         return max(1, min(self.chunk_pref, self.engine.bars))
 
     # -- other threads -----------------------------------------------------------------------
-    def submit(self, job: Callable[[], None], request: bool = False) -> None:
+    def submit(self, job: Callable[[], None], request: bool = False, address: str = "",
+               reply: Callable[[str, list], None] | None = None) -> None:
         """Queue ``job`` for this thread. A client's ``request`` (a generation, an encode, a
         model load) is refused with :class:`SessionError` while ``MAX_PENDING_REQUESTS`` wait:
-        a flood of valid requests cannot grow memory or starve the stream."""
+        a flood of valid requests cannot grow memory or starve the stream. If the job raises,
+        ``/lb/error address line`` goes to ``reply`` (the requester; default: broadcast)."""
         if request and self._jobs.qsize() >= MAX_PENDING_REQUESTS:
             raise SessionError(f"busy: {self._jobs.qsize()} requests are waiting; try again")
-        self._jobs.put(job)
+        self._jobs.put((job, address, reply))
 
-    def set_streaming(self, on: bool) -> None:
-        self.submit(lambda: self._set_streaming(on))
+    def set_streaming(self, on: bool, reply=None) -> None:
+        self.submit(lambda: self._set_streaming(on), address="/lb/stream", reply=reply)
 
     def close(self, timeout: float = 5.0) -> None:
         self._running = False
@@ -96,18 +100,48 @@ class Worker(threading.Thread):
     def run(self) -> None:
         while self._running:
             try:
-                job = self._jobs.get(timeout=0.005)
+                item = self._jobs.get(timeout=0.005)
             except queue.Empty:
-                job = None
+                item = None
+            if item is not None:
+                self._run_job(*item)
             try:
-                if job is not None:
-                    job()
+                self._watch_sender()
                 self.clock.check_masters()
                 if self.streaming:
                     self._keep_ahead()
             except Exception as exc:  # the worker must survive any one failure
-                log.exception("worker job failed")
-                self.emit("/lb/error", ["/lb/stream", f"internal error: {exc}"])
+                self._stream_error(exc)
+
+    def _run_job(self, job, address: str, reply) -> None:
+        """Run one job; a failure is one ``/lb/error`` at the requester's address."""
+        try:
+            job()
+        except Exception as exc:
+            line = str(exc) if is_domain_error(exc) else self.bugs.report(exc, address or "a job")
+            try:
+                (reply or self.emit)("/lb/error", [address or "/lb/stream", one_line(line)])
+            except Exception:        # the reply path itself: log, never die
+                log.exception("cannot report a failed job")
+
+    def _stream_error(self, exc: Exception) -> None:
+        """A failure while streaming: the traceback once (a bug) and one /lb/error per new
+        message, never one per loop."""
+        line = str(exc) if is_domain_error(exc) else self.bugs.report(exc, "the stream")
+        if line != self._last_error:
+            self._last_error = line
+            if is_domain_error(exc):
+                log.warning("stream: %s", line)
+            self.emit("/lb/error", ["/lb/stream", one_line(line)])
+
+    def _watch_sender(self) -> None:
+        """The sender may die (killed, crashed): say so once; the process sender restarts."""
+        check = getattr(self.scheduler, "check", None)
+        problem = check() if check is not None else None
+        if problem:
+            self.emit("/lb/error", ["/lb/stream", problem])
+            self._next_bar = None
+            self._epoch = -1         # what the dead sender held is lost: plan again
 
     def _set_streaming(self, on: bool) -> None:
         state = self.clock.state
@@ -187,12 +221,9 @@ class Worker(threading.Thread):
         try:
             clip = self.generate(params, seed)
             self._last_error = ""
-        except (EngineError, SessionError) as exc:
-            clip = Clip([], length=self.engine.bars * MODEL_BEATS_PER_BAR)  # silence keeps time
-            if str(exc) != self._last_error:
-                self._last_error = str(exc)
-                log.warning("stream: %s", exc)
-                self.emit("/lb/error", ["/lb/stream", str(exc)])
+        except Exception as exc:    # domain errors and bugs alike: silence keeps time
+            clip = Clip([], length=self.engine.bars * MODEL_BEATS_PER_BAR)
+            self._stream_error(exc)
         self.gen_seconds.append(time.perf_counter() - started)
         # advanced first: a bar that fails to go out is not generated again and again
         self._next_bar = first + self.chunk
@@ -227,25 +258,27 @@ class Worker(threading.Thread):
 
     # -- jobs --------------------------------------------------------------------------------
     def load_model(self, name: str, reply: Callable[[str, list], None]) -> None:
-        """Load a model (on this thread); slots are re-encoded, the stream restarts."""
-        try:
-            engine = self._load(name)
-        except EngineError as exc:
-            reply("/lb/error", ["/lb/model", str(exc)])
-            return
-        self.scheduler.flush()      # all notes off on model change
-        self.engine = engine
+        """Load a model (on this thread); slots are re-encoded, the stream restarts. Raises
+        (EngineError, or a bug) before anything changed: the old model stays."""
+        engine = self._load(name)
+        codes, problems = {}, []
         for slot_name, slot in list(self.session.slots.items()):
-            z = None
+            codes[slot_name] = None
             if slot.clip is not None:
                 try:
-                    z = engine.encode([slot.clip])[0]
+                    codes[slot_name] = engine.encode([slot.clip])[0]
                 except EngineError as exc:
-                    reply("/lb/error", ["/lb/model", f"slot {slot_name}: {exc}"])
-            self.session.set_slot(slot_name, slot.clip, z)
+                    problems.append(f"slot {slot_name}: {exc}")
+        # everything is ready: swap in one go
+        self.scheduler.flush()      # all notes off on model change
+        self.engine = engine
+        for slot_name, z in codes.items():
+            self.session.set_slot(slot_name, self.session.slot(slot_name).clip, z)
         self._next_bar = None
         self._epoch = -1            # forces the stream to re-plan from the playhead
         reply("/lb/model/loaded", [engine.name, engine.kind, int(engine.bars)])
+        for problem in problems:
+            reply("/lb/error", ["/lb/model", problem])
 
     def encode_slot(self, name: str, clip: Clip | None) -> np.ndarray | None:
         """Store ``clip`` in slot ``name`` with its code (raises EngineError)."""

@@ -98,14 +98,22 @@ def resolve(model: str | os.PathLike | None) -> Path:
     if model is None:
         model = DEFAULT_MODEL
     text = os.fspath(model)
-    if os.sep not in text and "/" not in text and (MODELS_DIR / text).is_dir():
-        return MODELS_DIR / text
-    path = Path(text).expanduser()
-    if path.is_file() and path.name == "model.json":
-        path = path.parent
-    if not path.is_dir():
+    shown = text if len(text) <= 80 else text[:77] + "..."   # one line, even for a hostile name
+    if not text or "\x00" in text or len(text) > 4096:
+        raise BundleError(f"{shown!r}: not a model name or bundle folder")
+    try:
+        if os.sep not in text and "/" not in text and (MODELS_DIR / text).is_dir():
+            return MODELS_DIR / text
+        path = Path(text).expanduser()
+        if path.is_file() and path.name == "model.json":
+            path = path.parent
+        found = path.is_dir()
+    except (OSError, ValueError) as exc:   # a name too long for the file system, and the like
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        raise BundleError(f"{shown}: not a usable model name or folder ({reason})") from None
+    if not found:
         shipped = ", ".join(shipped_models()) or "none"
-        raise BundleError(f"{text}: no such model bundle (shipped models: {shipped})")
+        raise BundleError(f"{shown}: no such model bundle (shipped models: {shipped})")
     return path
 
 
@@ -130,22 +138,108 @@ def read_meta(folder: Path) -> dict[str, Any]:
     missing = [k for k in REQUIRED_KEYS if k not in meta]
     if missing:
         raise BundleError(f"{meta_path}: missing key(s) {', '.join(missing)}")
-    if meta["format_version"] != FORMAT_VERSION:
-        raise BundleError(f"{meta_path}: unknown format_version {meta['format_version']!r} "
+    if _plain_int(meta["format_version"]) != FORMAT_VERSION:
+        raise BundleError(f"{meta_path}: unknown format_version {_shown(meta['format_version'])} "
                           f"(this runtime reads {FORMAT_VERSION})")
-    if meta["kind"] not in REQUIRED_GRAPHS:
-        raise BundleError(f"{meta_path}: unknown kind {meta['kind']!r} "
-                          f"(known: {', '.join(REQUIRED_GRAPHS)})")
+    _check_fields(meta_path, meta)
     graphs = meta["graphs"]
-    if not isinstance(graphs, dict):
-        raise BundleError(f"{meta_path}: 'graphs' must be an object of graph specs")
     for key in REQUIRED_GRAPHS[meta["kind"]]:
         if key not in graphs:
             raise BundleError(f"{meta_path}: graph {key!r} is required for kind {meta['kind']!r}")
     for key, spec in graphs.items():
-        if not isinstance(spec, dict) or not all(k in spec for k in ("file", "inputs", "outputs")):
-            raise BundleError(f"{meta_path}: graph {key!r} needs 'file', 'inputs' and 'outputs'")
+        _check_graph_spec(meta_path, key, spec)
+    _check_consistency(meta_path, meta)
     return meta
+
+
+def _plain_int(value) -> int | None:
+    """``value`` if it is a JSON integer (not a bool, not a float), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+#: integer fields of model.json and their allowed ranges (steps per bar: whole 16ths of a beat
+#: grid, so a multiple of 4; the engine divides by it)
+INT_FIELDS = {"steps_per_bar": (4, 256), "bars": (1, 256), "z_size": (1, 65536)}
+MAX_NAME = 100
+
+
+def _check_fields(meta_path: Path, meta: dict) -> None:
+    """Types and ranges of the top-level fields: a wrong one is refused here, with its name,
+    instead of failing later inside the engine (or, worse, while a bridge streams)."""
+    name = meta["name"]
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME or \
+            not name.isprintable():
+        raise BundleError(f"{meta_path}: 'name' must be a non-empty one-line string of at most "
+                          f"{MAX_NAME} characters, got {_shown(name)}")
+    kind = meta["kind"]
+    if not isinstance(kind, str) or kind not in REQUIRED_GRAPHS:
+        raise BundleError(f"{meta_path}: unknown kind {_shown(kind)} "
+                          f"(known: {', '.join(REQUIRED_GRAPHS)})")
+    codec = meta["codec"]
+    if not isinstance(codec, dict) or not isinstance(codec.get("name"), str):
+        raise BundleError(f"{meta_path}: 'codec' must be an object with a 'name' string, "
+                          f"got {_shown(codec)}")
+    for key, (low, high) in INT_FIELDS.items():
+        value = _plain_int(meta[key])
+        if value is None or not low <= value <= high:
+            raise BundleError(f"{meta_path}: {key!r} must be a whole number in {low}..{high}, "
+                              f"got {_shown(meta[key])}")
+    if meta["steps_per_bar"] % 4:
+        raise BundleError(f"{meta_path}: 'steps_per_bar' must be a multiple of 4 (steps per "
+                          f"quarter note), got {meta['steps_per_bar']}")
+    if not isinstance(meta["graphs"], dict):
+        raise BundleError(f"{meta_path}: 'graphs' must be an object of graph specs")
+
+
+def _check_graph_spec(meta_path: Path, key: str, spec) -> None:
+    if not isinstance(spec, dict) or not all(k in spec for k in ("file", "inputs", "outputs")):
+        raise BundleError(f"{meta_path}: graph {key!r} needs 'file', 'inputs' and 'outputs'")
+    file = spec["file"]
+    # a bundle names files inside its own folder: no absolute path, no way out of the folder
+    if not isinstance(file, str) or not file or "\x00" in file or "\\" in file or \
+            Path(file).is_absolute() or ".." in Path(file).parts or file.startswith("~"):
+        raise BundleError(f"{meta_path}: graph {key!r}: 'file' must be a file name inside the "
+                          f"bundle folder, got {_shown(file)}")
+    for part in ("inputs", "outputs"):
+        ios = spec[part]
+        if not isinstance(ios, list) or not all(isinstance(d, dict) and
+                                                isinstance(d.get("name"), str) for d in ios):
+            raise BundleError(f"{meta_path}: graph {key!r}: {part!r} must be a list of objects "
+                              f"with a 'name', got {_shown(ios)}")
+        for d in ios:
+            shape = d.get("shape")
+            if shape is not None and (not isinstance(shape, list) or not all(
+                    isinstance(n, str) or _plain_int(n) is not None for n in shape)):
+                raise BundleError(f"{meta_path}: graph {key!r}: shape of {d['name']!r} must be a "
+                                  f"list of whole numbers and names, got {_shown(shape)}")
+            if "dtype" in d and not isinstance(d["dtype"], str):
+                raise BundleError(f"{meta_path}: graph {key!r}: dtype of {d['name']!r} must be "
+                                  f"a string, got {_shown(d['dtype'])}")
+
+
+def _check_consistency(meta_path: Path, meta: dict) -> None:
+    """``bars * steps_per_bar`` and ``z_size`` against the encoder's declared shapes."""
+    encoder = meta["graphs"].get("encoder")
+    if encoder is None:
+        return
+    inputs, outputs = encoder["inputs"], encoder["outputs"]
+    if meta["kind"] != "note_events" and inputs and len(inputs[0].get("shape") or []) == 3:
+        steps = inputs[0]["shape"][1]
+        want = meta["bars"] * meta["steps_per_bar"]
+        if _plain_int(steps) is not None and steps != want:
+            raise BundleError(f"{meta_path}: bars x steps_per_bar = {meta['bars']} x "
+                              f"{meta['steps_per_bar']} = {want} steps, but the encoder's input "
+                              f"{inputs[0]['name']!r} has {steps}")
+    if outputs and len(outputs[0].get("shape") or []) == 2:
+        size = outputs[0]["shape"][1]
+        if _plain_int(size) is not None and size != meta["z_size"]:
+            raise BundleError(f"{meta_path}: z_size is {meta['z_size']}, but the encoder's output "
+                              f"{outputs[0]['name']!r} has {size}")
 
 
 def sha256(path: Path) -> str:
@@ -211,8 +305,12 @@ def load_bundle(model: str | os.PathLike | None = None, providers: list[str] | N
     providers = providers or default_providers()
     options = _session_options(threads)
     bundle = Bundle(path=folder, meta=meta)
+    inside = folder.resolve()
     for key, spec in meta["graphs"].items():
         file = folder / spec["file"]
+        if not file.resolve().is_relative_to(inside):   # a link out of the folder
+            raise BundleError(f"{folder / 'model.json'}: graph {key!r}: 'file' "
+                              f"{_shown(spec['file'])} leads out of the bundle folder")
         if not file.is_file():
             raise BundleError(f"{file}: missing (model.json lists it for graph {key!r})")
         if verify_checksums and spec.get("sha256") and sha256(file) != spec["sha256"]:

@@ -113,7 +113,7 @@ class OscClient:
         self.sock.settimeout(timeout)
         try:
             data = self.sock.recv(65536)
-        except socket.timeout:
+        except (socket.timeout, BlockingIOError):
             return None
         message = OscMessage(data)
         return message.address, list(message.params)
@@ -162,6 +162,28 @@ def make_bridge(engine):
         bridge.close()
         client.close()
     sys.setswitchinterval(interval)
+
+
+def hanging(events) -> dict:
+    """``{(channel, pitch): count}`` of the notes left sounding by a list of ``(time, message)``
+    (a CC 123 on a channel ends everything sounding there)."""
+    sounding: dict = {}
+    for _, m in events:
+        kind, channel = m[0] & 0xF0, m[0] & 15
+        if kind == 0x90 and m[2] > 0:
+            sounding[(channel, m[1])] = sounding.get((channel, m[1]), 0) + 1
+        elif kind in (0x80, 0x90) and sounding.get((channel, m[1])):
+            sounding[(channel, m[1])] -= 1
+        elif kind == 0xB0 and m[1] == 123:
+            for key in [k for k in sounding if k[0] == channel]:
+                sounding[key] = 0
+    return {k: v for k, v in sounding.items() if v}
+
+
+@pytest.fixture(scope="session")
+def hanging_notes():
+    """The function :func:`hanging`, for tests."""
+    return hanging
 
 
 class Receiver:

@@ -33,6 +33,49 @@ def test_help_and_bad_input_give_one_line():
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_cli_long_model_name_gives_one_line():
+    result = _bridge("--model", "m" * 300, "--no-midi")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_cli_reply_port_and_the_warning_for_other_interfaces():
+    """``--reply-port`` hears every reply whatever port a request came from (oscsend sends
+    each message from a new one); ``--host 0.0.0.0`` works but says what it means."""
+    listen = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    listen.bind(("127.0.0.1", 0))
+    listen.settimeout(0.3)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "bridge", "--no-midi", "--host", "0.0.0.0",
+                             "--port", str(port), "--reply-port", str(listen.getsockname()[1]),
+                             "--log-level", "warning"],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as once:   # a new port each
+                once.sendto(_osc("/lb/ping"), ("127.0.0.1", port))
+            try:
+                if OscMessage(listen.recv(65536)).address == "/lb/pong":
+                    break
+            except socket.timeout:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise AssertionError(f"no /lb/pong on --reply-port: {proc.communicate()[1]}")
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        listen.close()
+    assert proc.returncode == 0 and "Traceback" not in err
+    assert "not only on this machine" in err
+
+
 def _osc(address, *args):
     builder = OscMessageBuilder(address)
     for a in args:
@@ -59,7 +102,9 @@ def test_cli_streams_and_silences_on_sigterm(jack, midi_receiver):
                     break
             except (socket.timeout, ConnectionRefusedError):
                 pass
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()          # read stderr only once it ended: a live one blocks
+                raise AssertionError(f"the bridge does not answer: {proc.communicate()[1]}")
         receiver = midi_receiver()
         sock.sendto(_osc("/lb/stream", 1), ("127.0.0.1", port))
         time.sleep(1.5)

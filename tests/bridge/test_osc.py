@@ -118,7 +118,7 @@ def test_session_over_osc(make_bridge, shared_data):
     status = client.expect("/lb/status")
     assert status[0] == "mel_2bar" and status[5:8] == ["interpolate", pytest.approx(0.3),
                                                         pytest.approx(0.5)]
-    assert status[8:] == [2, len(melody_a.notes), len(melody_b.notes)]
+    assert status[8:] == [2, len(melody_a.notes), len(melody_b.notes), "ok", 0, 0, 0]
 
     results = []
     for _ in range(2):                                     # same seed, same result

@@ -49,7 +49,8 @@ def test_sender_plays_events_at_their_times(jack, midi_receiver):
     assert len(sent) == 32 and np.median(np.abs(sent)) < 0.002, sent
 
 
-def test_stream_sends_midi_and_bars_with_the_internal_clock(make_bridge, midi_receiver):
+def test_stream_sends_midi_and_bars_with_the_internal_clock(make_bridge, midi_receiver,
+                                                           hanging_notes):
     bridge, client = make_bridge(midi=True)
     receiver = midi_receiver()
     try:
@@ -88,7 +89,8 @@ def test_stream_sends_midi_and_bars_with_the_internal_clock(make_bridge, midi_re
     late = np.array([t - bridge.clock.time_at(beat) for (t, _), (beat, _) in zip(played, planned)])
     assert np.median(late) < 2 * JACK_PERIOD_S and late.max() < 0.05, late
     assert bridge.worker.missed_bars == 0 and bridge.scheduler.stats()["missed"] == 0
-    assert receiver.events[-1][1] == [0xBF, 123, 0]   # stream off: all notes off
+    # stream off: all notes off (CC 123 on the channel that played) and nothing left sounding
+    assert receiver.events[-1][1] == [0xB0, 123, 0] and not hanging_notes(receiver.events)
 
 
 def test_midi_clock_in_drives_streaming_and_recording(make_bridge, midi_receiver, midi_sender):
