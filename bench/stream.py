@@ -26,9 +26,13 @@ records how late it wakes. The target is a ratio of the two, not an absolute tim
 send p99 within 0.3 ms of the platform's wake-up p99, zero lost events, zero missed bars.
 
 Lost events: an event sent but never received. The table counts them next to JACK's xruns
-(read from the private jackd's log) and lists when the lost ones were sent: JACK MIDI buffers
-live for one period, so a period in which the receiving client does not run (an xrun, "client
-was not finished") loses what was sent in it.
+(read from the private jackd's output as it comes, each with its time) and lists when the lost
+ones were sent and how far each was from the nearest xrun: JACK MIDI buffers live for one
+period, so a period in which the receiving client does not run (an xrun, "client was not
+finished") loses what was sent in it. Arrivals that match no sent event are counted too
+(``unmatched``, the bridge's own all-notes-off at the end excluded): an event that arrived more
+than ``LOST_AFTER_S`` late is counted lost *and* unmatched, so the two together tell a late
+event from a lost one. ``--hog N`` runs N busy-loop processes beside the run (a loaded machine).
 """
 
 from __future__ import annotations
@@ -68,12 +72,16 @@ def parse_args(argv=None):
                    help="sender(s) to measure: a child process (default) and/or a thread")
     p.add_argument("--no-realtime", action="store_true",
                    help="do not ask for SCHED_FIFO for the sender thread")
+    p.add_argument("--hog", type=int, default=0,
+                   help="busy-loop processes to run beside the measurement (default 0)")
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
     p.add_argument("--receiver", nargs=2, metavar=("PORT", "OUT"), help=argparse.SUPPRESS)
     p.add_argument("--jitter", nargs=2, metavar=("OUT", "PRIORITY"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.minutes <= 0 or not args.tempos or any(not 20 <= t <= 400 for t in args.tempos):
         p.error("--minutes must be > 0 and tempos in 20..400")
+    if not 0 <= args.hog <= 8:
+        p.error("--hog must be in 0..8")
     return args
 
 
@@ -154,36 +162,15 @@ def stop_helper(proc: subprocess.Popen, out: str) -> np.ndarray:
 
 
 # -- the benchmark ---------------------------------------------------------------------------
-def xrun_times(log) -> int:
-    """Number of xrun reports in jackd's log so far."""
-    log.seek(0)
-    text = log.read().decode(errors="replace")
-    return sum(1 for line in text.splitlines()
-               if "xrun" in line.lower() or "was not finished" in line)
+def start_hogs(n: int) -> list[subprocess.Popen]:
+    """``n`` processes that only spin (at normal priority), stopped by ``stop_hogs``."""
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
 
 
-def start_jack(period: int, rate: int):
-    name = f"latentbridge-bench-{os.getpid()}"
-    os.environ.update(JACK_NO_AUDIO_RESERVATION="1", JACK_NO_START_SERVER="1",
-                      JACK_DEFAULT_SERVER=name)
-    log = tempfile.TemporaryFile()
-    proc = subprocess.Popen(["jackd", "-n", name, "-d", "dummy", "-r", str(rate), "-p",
-                             str(period)], stdout=log, stderr=subprocess.STDOUT)
-    proc.log = log                      # xruns are counted from it
-    import rtmidi
-
-    time.sleep(0.5)                     # fewer "server not running" lines from libjack
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="probe").delete()
-            return proc
-        except rtmidi.SystemError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                log.seek(0)
-                raise SystemExit(f"error: jackd did not start: {log.read()[-300:]!r}")
-            time.sleep(0.1)
+def stop_hogs(hogs) -> None:
+    for hog in hogs:
+        hog.kill()
+        hog.wait()
 
 
 def percentiles(errors: np.ndarray) -> dict:
@@ -196,7 +183,7 @@ def percentiles(errors: np.ndarray) -> dict:
 
 
 def measure(engine, tempo: float, seconds: float, load_hz: float, realtime: bool,
-            sender: str, jack=None) -> dict:
+            sender: str, jack=None, hogs: int = 0) -> dict:
     from pythonosc.osc_message_builder import OscMessageBuilder
     from tqdm import tqdm
 
@@ -211,7 +198,7 @@ def measure(engine, tempo: float, seconds: float, load_hz: float, realtime: bool
 
     receiver, out_name = start_helper("--receiver", "latentbridge out")
     jitter, jitter_name = start_helper("--jitter", str(REALTIME_PRIORITY if realtime else 0))
-    xruns_before = xrun_times(jack.log) if jack is not None else 0
+    xruns_before = jack.xruns() if jack is not None else 0
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
 
@@ -225,6 +212,7 @@ def measure(engine, tempo: float, seconds: float, load_hz: float, realtime: bool
     gc.collect()
     gc.freeze()
     bridge.start()
+    hogging = start_hogs(hogs)
     try:
         time.sleep(0.3)
         osc("/lb/hello", sock.getsockname()[1])   # /lb/bar goes to us too, like the device
@@ -248,6 +236,7 @@ def measure(engine, tempo: float, seconds: float, load_hz: float, realtime: bool
                     bar.update(int(elapsed) - done)
                     done = int(elapsed)
         stats = bridge.scheduler.stats()
+        stats_at = time.perf_counter()
         intended, actual = stats["intended"], stats["actual"]
         counts = bridge.scheduler.counts()
         result = {
@@ -262,11 +251,15 @@ def measure(engine, tempo: float, seconds: float, load_hz: float, realtime: bool
         osc("/lb/stream", 0)
         time.sleep(0.2)
     finally:
+        stop_hogs(hogging)
         bridge.close()
         sock.close()
         platform = stop_helper(jitter, jitter_name)
         arrivals = stop_helper(receiver, out_name)
-    result["xruns"] = (xrun_times(jack.log) - xruns_before) if jack is not None else -1
+    xruns = jack.xrun_times()[xruns_before:] if jack is not None else []
+    result["xruns"] = len(xruns) if jack is not None else -1
+    result["xrun_reports"] = jack.xrun_lines()[xruns_before:][:50] if jack is not None else []
+    result["hogs"] = hogs
     times, codes = arrivals[0], arrivals[1].astype(np.int64)
     result["send"] = percentiles(actual - intended)
     result["platform"] = percentiles(platform)
@@ -275,13 +268,15 @@ def measure(engine, tempo: float, seconds: float, load_hz: float, realtime: bool
     waiting: dict[int, deque] = {}
     for t, code in zip(intended, stats["codes"]):
         waiting.setdefault(int(code), deque()).append(t)
-    late, lost_at = [], []
+    late, lost_at, unmatched = [], [], 0
     for t, code in zip(times, codes):
         queue = waiting.get(int(code))
         while queue and t - queue[0] > LOST_AFTER_S:   # that one never arrived
             lost_at.append(queue.popleft())
         if queue and queue[0] - t < LOST_AFTER_S:
             late.append(t - queue.popleft())
+        elif t < stats_at:        # after stats_at: the stop's and the exit's all-notes-off
+            unmatched += 1
     for queue in waiting.values():
         lost_at += list(queue)
     result["events_received"] = int(len(times))
@@ -289,6 +284,13 @@ def measure(engine, tempo: float, seconds: float, load_hz: float, realtime: bool
     # when were the lost ones sent? (perf_counter seconds, relative to the first event sent)
     first = float(intended[0]) if len(intended) else 0.0
     result["lost_sent_at_s"] = sorted(round(float(t) - first, 4) for t in lost_at)[:100]
+    result["events_unmatched"] = unmatched
+    result["xruns_at_s"] = [round(t - first, 3) for t in xruns][:100]
+    # how far (ms) each lost event was sent from the nearest xrun report: JACK reports an xrun
+    # after the cycle that missed, so a loss caused by it lies a few periods before the report
+    result["lost_ms_to_nearest_xrun"] = [
+        round(min((x - t for x in xruns), key=abs) * 1e3, 1) if xruns else None
+        for t in sorted(lost_at)][:100]
     result["arrival"] = percentiles(np.array(late))
     if "p99_ms" in result["send"] and "p99_ms" in result["platform"]:
         gap = result["send"]["p99_ms"] - result["platform"]["p99_ms"]
@@ -315,20 +317,27 @@ def run(args) -> int:
     except EngineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    from bridge.jackd import JackError, PrivateJack
+
     sys.setswitchinterval(0.0005)
-    jack = start_jack(args.period, args.rate)
+    jack = PrivateJack(f"latentbridge-bench-{os.getpid()}", rate=args.rate, period=args.period)
+    try:
+        time.sleep(0.5)                   # fewer "server not running" lines from libjack
+        jack.start()
+    except JackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     results = []
     try:
         for tempo in args.tempos:
             for sender in args.sender:
                 results.append(measure(engine, tempo, args.minutes * 60, args.load_hz,
-                                       not args.no_realtime, sender, jack))
+                                       not args.no_realtime, sender, jack, args.hog))
     finally:
-        jack.terminate()
-        jack.wait(10)
+        jack.stop()
     period_ms = args.period / args.rate * 1e3
     print(f"\nmodel {engine.name}, JACK period {args.period} frames ({period_ms:.2f} ms), "
-          f"{args.load_hz:g} extra generations/s, {os.cpu_count()} CPUs, "
+          f"{args.load_hz:g} extra generations/s, {args.hog} busy loops, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}")
     print(f"{'BPM':>5} {'sender':>7} {'events':>7} {'send p50':>9} {'p99':>7} {'max':>7} | {'arrive p50':>10} "
           f"{'p99':>7} {'max':>7} | missed bars  dropped  lost xruns  gen ms p50/max | "
@@ -343,8 +352,12 @@ def run(args) -> int:
               f"{r['platform'].get('p99_ms', 0):12.3f} "
               f"{r.get('send_p99_minus_platform_p99_ms', float('nan')):14.3f}  "
               f"{'met' if r.get('target_met') else 'NOT met'}")
-        if r["events_lost"]:
-            print(f"      lost events sent at (s into the run): {r['lost_sent_at_s'][:20]}")
+        if r["events_lost"] or r["events_unmatched"]:
+            print(f"      lost events sent at (s into the run): {r['lost_sent_at_s'][:20]}; "
+                  f"ms to the nearest xrun: {r['lost_ms_to_nearest_xrun'][:20]}; "
+                  f"unmatched arrivals: {r['events_unmatched']}")
+        if r["xruns"]:
+            print(f"      xruns at (s into the run): {r['xruns_at_s'][:20]}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         tmp = args.json.with_suffix(args.json.suffix + ".tmp")

@@ -10,29 +10,39 @@ Runs until Ctrl-C / SIGTERM; on the way out every sounding note is switched off.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import logging
 import signal
 import sys
 import threading
 
+from runtime.cli import Parser, fail
+
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m bridge", description=__doc__.split("\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="OSC protocol: docs/osc.md. Design and timing: "
-                                       "docs/bridge.md.")
+def build_parser() -> Parser:
+    p = Parser(prog="python -m bridge",
+               description="The real-time OSC + MIDI bridge between the DAW and a model; runs "
+                           "until Ctrl-C or SIGTERM.",
+               examples=["python -m bridge                                # mel_2bar, "
+                         "127.0.0.1:9000, virtual ports",
+                         "python -m bridge --model drums_2bar --tempo 96",
+                         'python -m bridge --midi-out "loopMIDI Port"     # Windows: an existing '
+                         "port",
+                         "python -m bridge --no-midi --port 9100          # OSC only"],
+               epilog="OSC protocol: docs/osc.md. Design and timing: docs/bridge.md.")
     p.add_argument("--host", default="127.0.0.1",
                    help="interface to listen on (default 127.0.0.1; another one, e.g. 0.0.0.0, "
                         "lets other machines control the bridge: a warning is logged)")
     p.add_argument("--port", type=int, default=9000, help="OSC port to listen on (default 9000)")
     p.add_argument("--reply-port", type=int, default=None,
-                   help="also send every reply and the streamed bars to this port on this "
-                        "machine, whatever port a request came from (as a client's /lb/hello "
-                        "does; default: none)")
+                   help="send the replies and streamed bars of the clients that never said "
+                        "/lb/hello to this port on this machine, whatever port a request came "
+                        "from (default: none)")
+    p.add_argument("--session-timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="drop a device registered with /lb/hello that sends nothing for this "
+                        "long, and end its notes (default 30; 0 = never)")
     p.add_argument("--model", default=None,
                    help="shipped model name or bundle folder (default: the embedded mel_2bar)")
     p.add_argument("--midi-out", metavar="NAME", default=None,
@@ -60,24 +70,25 @@ def build_parser() -> argparse.ArgumentParser:
                         "thread of this one")
     p.add_argument("--no-realtime", action="store_true",
                    help="do not ask the OS for real-time (SCHED_FIFO) priority for the sender")
-    p.add_argument("--log-level", default="info", choices=LOG_LEVELS)
+    p.add_argument("--log-level", default="info", choices=LOG_LEVELS, help="what the log shows")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """Exit status 2 for a bad flag or value, 1 when the model or a port cannot be opened."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if not 1 <= args.port <= 65535 or (args.reply_port is not None
                                        and not 1 <= args.reply_port <= 65535):
-        print("error: ports must be in 1..65535", file=sys.stderr)
-        return 2
+        parser.error("ports must be in 1..65535")
     if not 20 <= args.tempo <= 400:
-        print("error: --tempo must be in 20..400 BPM", file=sys.stderr)
-        return 2
+        parser.error("--tempo must be in 20..400 BPM")
     if args.ahead < 1 or args.chunk < 1:
-        print("error: --ahead and --chunk must be at least 1", file=sys.stderr)
-        return 2
+        parser.error("--ahead and --chunk must be at least 1")
+    if not 0 <= args.session_timeout <= 86400:
+        parser.error("--session-timeout must be in 0..86400 seconds")
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from runtime.engine import Engine, EngineError
 
@@ -87,21 +98,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         engine = Engine.load(args.model, threads=1)
     except EngineError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(exc)
     try:
         bridge = Bridge(engine, host=args.host, port=args.port, tempo=args.tempo,
                         midi=not args.no_midi, midi_out=args.midi_out, midi_in=args.midi_in,
                         virtual=not args.no_virtual, midi_api=args.midi_api, ahead=args.ahead,
                         chunk=args.chunk, sender=args.sender, realtime=not args.no_realtime,
-                        reply_port=args.reply_port)
+                        reply_port=args.reply_port, session_timeout_s=args.session_timeout)
     except MidiPortError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(exc)
     except OSError as exc:
-        print(f"error: cannot listen on {args.host}:{args.port} ({exc.strerror or exc})",
-              file=sys.stderr)
-        return 2
+        return fail(f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc})")
     tune_for_realtime()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -43,7 +43,11 @@ class MidiPortError(BridgeError, RuntimeError):
 
 
 class Recorder:
-    """Notes played into the input, timed in song beats, kept for the last ``keep_beats``."""
+    """Notes played into the input, timed in song beats, kept for the last ``keep_beats``.
+
+    When the playhead jumps (a start, a relocation, a loop going back), the notes recorded at or
+    after its new position are forgotten: they were played in an earlier pass over those bars,
+    and the bars about to be played again must not hold them twice."""
 
     def __init__(self, clock: Clock, keep_beats: float = 64 * 4.0):
         self.clock = clock
@@ -51,6 +55,19 @@ class Recorder:
         self._lock = threading.Lock()
         self._done: deque[Note] = deque()
         self._sounding: dict[int, tuple[float, int]] = {}
+        self._epoch = clock.state.epoch
+        clock.listeners.append(self._on_clock)
+
+    def _on_clock(self, state) -> None:
+        """Every new clock snapshot (called by the clock, under its lock): after a jump, forget
+        what was recorded from the new position on."""
+        if state.epoch == self._epoch:
+            return
+        self._epoch = state.epoch
+        with self._lock:
+            self._done = deque(n for n in self._done if n.start < state.anchor_beat)
+            self._sounding = {p: (s, v) for p, (s, v) in self._sounding.items()
+                              if s < state.anchor_beat}
 
     def note_on(self, pitch: int, velocity: int, now: float | None = None) -> None:
         if not (0 <= pitch <= 127 and 1 <= velocity <= 127):
@@ -83,13 +100,23 @@ class Recorder:
         beat = state.beat_at(time.perf_counter() if now is None else now)
         per_bar = state.beats_per_bar
         end = int(beat // per_bar) * per_bar
-        start = end - bars * per_bar
+        return self.between(end - bars * per_bar, end, now)
+
+    def between(self, start: float, end: float, now: float | None = None) -> Clip:
+        """The notes played from song beat ``start`` to ``end`` (those starting in it), moved to
+        begin at 0; a note still held sounds until ``now`` (follow mode reads a call this way
+        just before it ends)::
+
+            >>> recorder.between(8.0, 16.0).notes     # what was played in bars 2 and 3 (4/4)
+        """
+        state = self.clock.state
+        beat = state.beat_at(time.perf_counter() if now is None else now)
         with self._lock:
             notes = list(self._done) + [Note(p, s, max(s, beat), v)
                                         for p, (s, v) in self._sounding.items()]
         kept = [Note(n.pitch, n.start - start, min(n.end, end) - start, n.velocity)
                 for n in notes if start <= n.start < end and n.end > n.start]
-        return Clip(kept, length=bars * per_bar,
+        return Clip(kept, length=end - start,
                     time_signature=(state.numerator, state.denominator), tempo=state.tempo)
 
     def clear(self) -> None:

@@ -8,14 +8,15 @@ stop the server::
     >>> from bridge.osc import OscServer
     >>> server = OscServer(protocol, host="127.0.0.1", port=9000)
     >>> server.start()              # serves on its own thread
-    >>> server.broadcast("/lb/bar", [0, 0.0])
+    >>> server.send([("127.0.0.1", 9001)], "/lb/bar", [0, 0.0])
     >>> server.close()
 
-Replies go to the port the request came from *and* to the port(s) its host registered with
-``/lb/hello`` (and ``--reply-port``): a client may send every message from a new port, as
-liblo's ``oscsend`` does, and still hears back where it listens. Datagrams from the bridge's own
-port, and ``/lb/error`` messages, are never answered (that would loop forever). Bad datagrams are
-each answered once; their log lines are rate-limited.
+Replies go to the port the request came from *and* to wherever ``protocol.reply_targets(client)``
+says (the bridge: the reply port of the requester's session, see bridge.sessions), so a client
+may send every message from a new port, as liblo's ``oscsend`` does, and still hears back where
+it listens. Datagrams from the bridge's own port, and ``/lb/error`` messages, are never answered
+(that would loop forever). Bad datagrams are each answered once; their log lines are
+rate-limited.
 
 The server is python-osc's ``BlockingOSCUDPServer`` (one thread, messages handled in arrival
 order: a clip's chunks must not overtake its ``/lb/clip/end``) with our own request handler in
@@ -30,7 +31,6 @@ import socket
 import socketserver
 import threading
 import time
-from collections import OrderedDict
 
 from pythonosc import osc_packet
 from pythonosc.osc_message_builder import OscMessageBuilder
@@ -43,7 +43,6 @@ log = logging.getLogger("bridge.osc")
 
 PREFIX = "/lb/"
 MAX_DATAGRAM = 8192
-MAX_CLIENTS = 16          # reply ports registered with /lb/hello; the oldest is dropped beyond
 NEVER_ANSWERED = ("/lb/error",)   # answering an error with an error loops between two programs
 
 
@@ -176,11 +175,10 @@ class _Server(BlockingOSCUDPServer):
 
 class OscServer:
     """Receives ``/lb/...`` requests, hands them to ``protocol.handle(address, args, client)``
-    and sends the replies; replies go to the sender and to the reply port(s) registered from
-    its host (see the module docstring)."""
+    and sends the replies; replies go to the sender and to ``protocol.reply_targets(client)``
+    (see the module docstring)."""
 
-    def __init__(self, protocol, host: str = "127.0.0.1", port: int = 9000,
-                 reply_port: int | None = None):
+    def __init__(self, protocol, host: str = "127.0.0.1", port: int = 9000):
         self.protocol = protocol
         self.bugs = BugLog(log)
         self._bad_log = RateLimitedLog(log)
@@ -192,14 +190,6 @@ class OscServer:
                         "it can control the bridge (the default is 127.0.0.1)", host,
                         self.address[1])
         self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-        # (host, reply port) -> the (host, port) its /lb/hello came from; oldest first
-        self.clients: OrderedDict[tuple[str, int], tuple[str, int]] = OrderedDict()
-        self.fixed_targets: list[tuple[str, int]] = []     # --reply-port: every reply goes there
-        if reply_port:
-            local = "127.0.0.1" if host in ("", "0.0.0.0", "::") or is_loopback(host) else host
-            self.fixed_targets.append((local, reply_port))
-        self.last_sender: tuple[str, int] | None = None
         self.errors = 0
         self.ignored = 0          # datagrams not answered: from our own port, or /lb/error
 
@@ -215,11 +205,10 @@ class OscServer:
             self._thread.join(2.0)
 
     # -- sending -----------------------------------------------------------------------------
-    @property
-    def hello_targets(self) -> dict[tuple[str, int], tuple[str, int]]:
-        """Registered reply ports: ``{(host, reply_port): (host, port of the hello)}``."""
-        with self._lock:
-            return dict(self.clients)
+    def local_host(self) -> str:
+        """The address of this machine as seen from the bridge's socket."""
+        host = self.address[0]
+        return "127.0.0.1" if host in ("", "0.0.0.0", "::") or is_loopback(host) else host
 
     def _send(self, data: bytes, address: str, targets) -> None:
         for target in targets:
@@ -228,53 +217,36 @@ class OscServer:
             except OSError as exc:
                 self._bad_log("cannot send %s to %s:%s: %s", address, target[0], target[1], exc)
 
+    def send(self, targets, address: str, args: list) -> None:
+        """Send one message to each of ``targets`` (never to the bridge's own port)."""
+        targets = [t for t in dict.fromkeys(targets) if not self.is_own(t)]
+        if targets:
+            self._send(build(address, args), address, targets)
+
     def send_to(self, target: tuple[str, int], address: str, args: list) -> None:
-        self._send(build(address, args), address, [target])
+        self.send([target], address, args)
 
     def reply_targets(self, client: tuple[str, int]) -> list[tuple[str, int]]:
-        """The requester's own port, the reply port its hello registered (or, for a client that
-        sends from other ports than its hello came from, every reply port registered from its
-        host), and ``--reply-port``."""
-        targets = [client]
-        with self._lock:
-            mine = [reg for reg, source in self.clients.items() if source == client]
-            targets += mine or [reg for reg in self.clients if reg[0] == client[0]]
-            targets += self.fixed_targets
-        return list(dict.fromkeys(t for t in targets if not self._is_own(t)))
+        """The requester's own port and what the protocol adds (its session's reply port)."""
+        extra = getattr(self.protocol, "reply_targets", None)
+        return extra(client) if extra is not None else [client]
 
     def reply(self, client: tuple[str, int], address: str, args: list) -> None:
-        """Send to the requester and to the reply port(s) it registered."""
-        self._send(build(address, args), address, self.reply_targets(client))
+        """Send to the requester and to the reply port of its session."""
+        self.send(self.reply_targets(client), address, args)
 
-    def broadcast(self, address: str, args: list) -> None:
-        """Send to every registered reply port (or, if none, to the last sender)."""
-        with self._lock:
-            targets = list(self.clients) + self.fixed_targets
-            if not targets and self.last_sender is not None:
-                targets = [self.last_sender]
-        self._send(build(address, args), address,
-                   dict.fromkeys(t for t in targets if not self._is_own(t)))
-
-    def _is_own(self, target: tuple[str, int]) -> bool:
+    def is_own(self, target: tuple[str, int]) -> bool:
         """``target`` is this server's own socket (or another bridge's on our port here)."""
         if target[1] != self.address[1]:
             return False
         return target[0] == self.address[0] or self.address[0] in ("0.0.0.0", "::", "") or \
             is_loopback(target[0])
 
-    def hello(self, client: tuple[str, int], port: int) -> None:
-        """Register ``port`` on the client's host for replies and streamed bars."""
-        target = (client[0], port)
-        if self._is_own(target):
+    def check_reply_port(self, client: tuple[str, int], port: int) -> None:
+        """A reply port a client may register with /lb/hello (raises BridgeError)."""
+        if self.is_own((client[0], port)):
             raise BridgeError(f"reply port {port} is the bridge's own port; use the port your "
                               f"client listens on")
-        with self._lock:
-            self.clients.pop(target, None)
-            self.clients[target] = client
-            while len(self.clients) > MAX_CLIENTS:
-                dropped, _ = self.clients.popitem(last=False)
-                self._bad_log("more than %d reply ports registered: %s:%s dropped (the oldest)",
-                              MAX_CLIENTS, *dropped)
 
     # -- receiving ---------------------------------------------------------------------------
     def handle_datagram(self, data: bytes, client: tuple[str, int]) -> None:
@@ -284,7 +256,7 @@ class OscServer:
             self.error(client, "?", self.bugs.report(exc, "a datagram"))
 
     def _handle_datagram(self, data: bytes, client: tuple[str, int]) -> None:
-        if self._is_own(client):
+        if self.is_own(client):
             self.ignored += 1      # our own reply come back (a hello to our own port): no loop
             return
         if len(data) > MAX_DATAGRAM:
@@ -320,8 +292,6 @@ class OscServer:
                 # python-osc reads short arguments as zeros; a cut datagram must not set values
                 self.error(client, address, "truncated or padded OSC message")
                 continue
-            with self._lock:   # streamed bars go to the last client that sent a real message
-                self.last_sender = client
             self.dispatch(address, args, client)
 
     def dispatch(self, address: str, args: list, client: tuple[str, int]) -> None:

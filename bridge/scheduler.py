@@ -16,13 +16,19 @@ by the worker, or (as far as Python allows) on the garbage collector::
 Timing: ``time.perf_counter`` targets from the clock snapshot; the thread sleeps until about
 ``spin_s`` before an event and spins for the rest, so the error is the spin's resolution plus
 the time to get the GIL back (the bridge sets ``sys.setswitchinterval`` low for that).
-Handoff: a ``collections.deque`` (append/popleft are atomic) of pre-built, sorted event batches.
+Handoff: one ``collections.deque`` (append/popleft are atomic) of pre-built event batches and
+commands, taken in the order they were given: a flush drops only what was handed over before it.
 
-All notes off: an explicit note-off for every note it has sounding, plus CC 123 on each channel
-it played a note on since the last all-notes-off (on all 16 on ``panic`` and on exit), so a storm
-of starts and stops on the MIDI input cannot turn into a storm of CC 123. Health: the thread
-stamps ``counters[HEARTBEAT]`` on every pass; a batch handed to a dead sender is dropped and
-counted, never queued.
+Owners: every batch belongs to an owner (the bridge's session id; 0 by default), and the notes
+sounding are kept per owner, so ``flush(owner)`` ends one session's notes and leaves the others'
+playing (several devices share the one MIDI output, each on its own channel).
+
+All notes off: an explicit note-off for every note sounding, plus CC 123 on each channel played
+since the last all-notes-off (on all 16 on ``panic`` and on exit); ``flush(owner)`` sends CC 123
+only on its channels where no other owner has a note sounding. So a storm of starts and stops
+on the MIDI input cannot turn into a storm of CC 123. Health: the thread stamps
+``counters[HEARTBEAT]`` on every pass; a batch handed to a dead sender is dropped and counted,
+never queued.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ REALTIME_PRIORITY = 5         # below jackd's (10): JACK's own thread comes firs
 STALL_S = 2.0                 # a sender whose heartbeat is older than this is stalled
 # slots of the counters array (shared memory in the sender process, see bridge.sender)
 HEARTBEAT, SENT, LATE, DROPPED, N_COUNTERS = 0, 1, 2, 3, 4
+EVENTS, FLUSH, PANIC = 0, 1, 2  # what an inbox item is
 
 
 def note_events(notes: Iterable[tuple[int, float, float, int]], offset: float, channel: int,
@@ -73,22 +80,22 @@ class Scheduler(threading.Thread):
         self.clock = clock
         self._send = send
         self.spin_s = spin_s
-        self._inbox: deque = deque()       # batches of events from the worker
-        self._commands: deque = deque()    # "flush" / "panic" from other threads
-        self._pending: list = []           # heap of (beat, order, seq, bar, kind, message)
+        self._inbox: deque = deque()       # (EVENTS|FLUSH|PANIC, owner, payload), in order
+        self._pending: list = []           # heap of (beat, order, seq, bar, kind, message, owner)
         self._seq = 0
         self._wake = threading.Event()
         self._running = True
-        self._sounding = np.zeros((16, 128), np.int32)
-        self._played = np.zeros(16, bool)  # channels with a note-on since the last CC 123
-        # heartbeat, sent, late, dropped: read by /lb/status and the watchdog (maybe shared)
+        # per owner: notes sounding [channel, pitch] and channels with a note-on since the
+        # last CC 123 there
+        self._sounding: dict[int, np.ndarray] = {}
+        self._played: dict[int, np.ndarray] = {}
+        # heartbeat, sent, late (note-ons dropped), dropped: read by /lb/status, the watchdog
+        # and stats() (maybe in shared memory)
         self.counters = np.zeros(N_COUNTERS) if counters is None else counters
         self._send_failures = 0
         self._launched = False
         self._reported = False
         self._epoch = clock.state.epoch
-        self.missed = 0                    # note-ons dropped for lateness
-        self.sent = 0
         # preallocated timing record: intended vs actual send time (perf_counter seconds)
         self.intended = np.zeros(STATS_SIZE)
         self.actual = np.zeros(STATS_SIZE)
@@ -99,13 +106,13 @@ class Scheduler(threading.Thread):
         self.priority = "normal"           # what the thread got: "SCHED_FIFO n" or "normal"
 
     # -- other threads -----------------------------------------------------------------------
-    def submit(self, events: list[tuple]) -> None:
-        """Hand over a batch of events (sorted or not); never blocks. A dead sender's batches
-        are dropped (and counted), so nothing grows without bound."""
+    def submit(self, events: list[tuple], owner: int = 0) -> None:
+        """Hand over a batch of ``owner``'s events (sorted or not); never blocks. A dead
+        sender's batches are dropped (and counted), so nothing grows without bound."""
         if self._launched and not self.is_alive():
             self.counters[DROPPED] += len(events)
             return
-        self._inbox.append(events)
+        self._inbox.append((EVENTS, owner, events))
         self._wake.set()
 
     def health(self) -> str:
@@ -130,18 +137,20 @@ class Scheduler(threading.Thread):
         return {"sent": int(self.counters[SENT]), "late": int(self.counters[LATE]),
                 "dropped": int(self.counters[DROPPED])}
 
-    def flush(self) -> None:
-        """Drop every event not sent yet and send all notes off."""
-        self._commands.append("flush")
+    def flush(self, owner: int | None = None, forget: bool = False) -> None:
+        """Drop the events handed over so far and not sent yet, and end the notes sounding: of
+        ``owner`` only, or of everyone (``None``). ``forget``: the owner is gone for good."""
+        self._inbox.append((FLUSH, owner, forget))
         self._wake.set()
 
     def panic(self) -> None:
-        """All notes off now (pending events stay)."""
-        self._commands.append("panic")
+        """All notes off on every channel now (pending events stay)."""
+        self._inbox.append((PANIC, None, None))
         self._wake.set()
 
     def pending_count(self) -> int:
-        return len(self._pending) + sum(len(b) for b in list(self._inbox))
+        return len(self._pending) + sum(len(item[2]) for item in list(self._inbox)
+                                        if item[0] == EVENTS)
 
     def close(self, timeout: float = 2.0) -> None:
         """Stop the thread; it sends all notes off on its way out."""
@@ -152,18 +161,14 @@ class Scheduler(threading.Thread):
         else:
             self._all_notes_off(every_channel=True)
 
-    def reset_stats(self) -> None:
-        self.n_stats = 0
-        self.missed = 0
-
     def stats(self) -> dict:
         """The timing record: ``intended`` and ``actual`` send times (perf_counter seconds) of
-        every event sent since the last reset, their ``codes`` (status << 16 | data1 << 8 |
-        data2), ``missed`` note-ons, ``sent``, ``priority``."""
+        the events sent (the last ``STATS_SIZE``), their ``codes`` (status << 16 | data1 << 8 |
+        data2), ``missed`` note-ons (dropped for lateness), ``sent``, ``priority``."""
         n = min(self.n_stats, STATS_SIZE)
         return {"intended": self.intended[:n].copy(), "actual": self.actual[:n].copy(),
-                "codes": self.codes[:n].copy(), "missed": self.missed, "sent": self.sent,
-                "priority": self.priority}
+                "codes": self.codes[:n].copy(), "missed": int(self.counters[LATE]),
+                "sent": int(self.counters[SENT]), "priority": self.priority}
 
     def timing_errors(self) -> np.ndarray:
         """Seconds each sent event was late (negative: early), since the last reset."""
@@ -195,8 +200,6 @@ class Scheduler(threading.Thread):
         try:
             while self._running:
                 counters[HEARTBEAT] = perf()
-                if self._commands:
-                    self._run_commands()
                 if self._inbox:
                     self._take_inbox()
                 state = self.clock.state
@@ -207,7 +210,7 @@ class Scheduler(threading.Thread):
                     self._wake.wait(MAX_SLEEP_S)
                     self._wake.clear()
                     continue
-                beat, order, _, bar, kind, message = self._pending[0]
+                beat, order, _, bar, kind, message, owner = self._pending[0]
                 target = state.time_at(beat)
                 wait = target - perf()
                 if wait > self.spin_s:
@@ -218,18 +221,21 @@ class Scheduler(threading.Thread):
                     pass
                 heapq.heappop(self._pending)
                 now = perf()
+                channel = message[0] & 15
                 if kind == NOTE_ON:
                     if now - target > LATE_DROP_S:
-                        self.missed += 1
                         counters[LATE] += 1
                         continue
-                    self._sounding[message[0] & 15, message[1]] += 1
-                    self._played[message[0] & 15] = True
+                    sounding = self._sounding.get(owner)
+                    if sounding is None:
+                        sounding = self._owner_state(owner)
+                    sounding[channel, message[1]] += 1
+                    self._played[owner][channel] = True
                 else:
-                    count = self._sounding[message[0] & 15, message[1]]
-                    if count <= 0:
+                    sounding = self._sounding.get(owner)
+                    if sounding is None or sounding[channel, message[1]] <= 0:
                         continue       # its note-on was skipped or cut by all-notes-off
-                    self._sounding[message[0] & 15, message[1]] = count - 1
+                    sounding[channel, message[1]] -= 1
                 try:
                     self._send(message)
                 except Exception as exc:   # a port that refuses one message: count, go on
@@ -242,7 +248,6 @@ class Scheduler(threading.Thread):
                 i = self.n_stats % STATS_SIZE
                 self.actual[i] = perf()        # after the send returned: the whole cost counts
                 self.intended[i] = target
-                self.sent += 1
                 self.codes[i] = message[0] << 16 | message[1] << 8 | message[2]
                 self.n_stats += 1
                 if bar > self.last_bar_sent:
@@ -252,30 +257,62 @@ class Scheduler(threading.Thread):
         finally:
             self._all_notes_off(every_channel=True)
 
-    def _take_inbox(self) -> None:
-        while self._inbox:
-            for beat, order, bar, kind, message in self._inbox.popleft():
-                self._seq += 1
-                heapq.heappush(self._pending, (beat, order, self._seq, bar, kind, message))
+    def _owner_state(self, owner: int) -> np.ndarray:
+        self._played[owner] = np.zeros(16, bool)
+        self._sounding[owner] = sounding = np.zeros((16, 128), np.int32)
+        return sounding
 
-    def _run_commands(self) -> None:
-        while self._commands:
-            command = self._commands.popleft()
-            if command == "flush":
-                self._inbox.clear()
-                self._pending.clear()
-            self._all_notes_off(every_channel=command == "panic")
+    def _take_inbox(self) -> None:
+        """Batches and commands in the order they were handed over."""
+        pending = self._pending
+        while self._inbox:
+            what, owner, payload = self._inbox.popleft()
+            if what == EVENTS:
+                for beat, order, bar, kind, message in payload:
+                    self._seq += 1
+                    heapq.heappush(pending, (beat, order, self._seq, bar, kind, message, owner))
+            elif what == PANIC:
+                self._all_notes_off(every_channel=True)
+            elif owner is None:
+                pending.clear()
+                self._all_notes_off()
+            else:
+                pending[:] = [e for e in pending if e[6] != owner]
+                heapq.heapify(pending)
+                self._notes_off(owner)
+                if payload:            # forget: the owner is gone
+                    self._sounding.pop(owner, None)
+                    self._played.pop(owner, None)
 
     def _all_notes_off(self, every_channel: bool = False) -> None:
         """A note-off for every sounding note, then CC 123 on the channels played since the
         last time (``every_channel``: on all 16, for panic and exit)."""
         try:
-            for channel, pitch in zip(*np.nonzero(self._sounding)):
-                self._send([0x80 | int(channel), int(pitch), 0])
-            self._sounding[:] = 0
+            played = np.zeros(16, bool)
+            for owner in list(self._sounding):
+                played |= self._played[owner]
+                self._notes_off(owner, cc123=False)
             for channel in range(16):
-                if every_channel or self._played[channel]:
+                if every_channel or played[channel]:
                     self._send([0xB0 | channel, 123, 0])
-            self._played[:] = False
         except Exception as exc:  # a closed port must not kill the caller
             log.warning("all notes off failed: %s", exc)
+
+    def _notes_off(self, owner: int, cc123: bool = True) -> None:
+        """End ``owner``'s notes: a note-off for each, then CC 123 on the channels it played
+        where no other owner has a note sounding."""
+        sounding = self._sounding.get(owner)
+        if sounding is None:
+            return
+        try:
+            for channel, pitch in zip(*np.nonzero(sounding)):
+                self._send([0x80 | int(channel), int(pitch), 0])
+            sounding[:] = 0
+            if cc123:
+                for channel in np.nonzero(self._played[owner])[0]:
+                    if not any(other[channel].any() for key, other in self._sounding.items()
+                               if key != owner):
+                        self._send([0xB0 | int(channel), 123, 0])
+            self._played[owner][:] = False
+        except Exception as exc:  # a closed port must not kill the caller
+            log.warning("notes off failed: %s", exc)

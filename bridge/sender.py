@@ -169,11 +169,11 @@ class SenderProcess:
         log.error("%s; started a new one (restart %d)", what, self.restarts)
         return f"{what}; started a new one (reconnect '{self.out_name}')"
 
-    def submit(self, events: list[tuple]) -> None:
-        self._send(("events", events))
+    def submit(self, events: list[tuple], owner: int = 0) -> None:
+        self._send(("events", events, owner))
 
-    def flush(self) -> None:
-        self._send(("flush",))
+    def flush(self, owner: int | None = None, forget: bool = False) -> None:
+        self._send(("flush", owner, forget))
 
     def panic(self) -> None:
         self._send(("panic",))
@@ -250,9 +250,9 @@ def _child_main(conn, array, counters, out_name, virtual, midi_api, spin_s, real
             message = conn.recv()
             kind = message[0]
             if kind == "events":
-                scheduler.submit(message[1])
+                scheduler.submit(message[1], message[2])
             elif kind == "flush":
-                scheduler.flush()
+                scheduler.flush(message[1], message[2])
             elif kind == "panic":
                 scheduler.panic()
             elif kind == "stats":

@@ -1,4 +1,4 @@
-"""Session state: the two clip slots and the generation parameters the musician sets.
+"""One client's session: its model, its two clip slots, its parameters and its stream.
 
     >>> from bridge.session import Session
     >>> s = Session()
@@ -8,12 +8,16 @@
 
 Every setter validates and raises :class:`SessionError` (one line, sent back as ``/lb/error``).
 ``params()`` returns an immutable snapshot, so the worker reads one consistent set per clip.
+Each device registered with ``/lb/hello`` has its own session (:mod:`bridge.sessions`); the
+fields below the slots are the worker's bookkeeping of that session's stream.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -21,8 +25,30 @@ from runtime.music import Clip
 
 from .errors import BridgeError
 
-MODES = ("sample", "interpolate", "vary")
+MODES = ("sample", "interpolate", "vary", "continue", "groove", "drumify", "follow")
+# what follow mode may answer the player with (each a tool the model must offer)
+ANSWERS = ("vary", "continue", "groove", "drumify")
 SLOTS = ("A", "B")
+MAX_CONTINUE_BARS = 64       # as runtime.engine's continue_
+MAX_FOLLOW_BARS = 16
+
+
+def modes_for(engine) -> list[str]:
+    """The modes ``engine`` can serve, in the order of :data:`MODES` (what ``/lb/modes`` lists):
+    each tool the engine offers (``Engine.offers``), and ``follow`` wherever it has an answer::
+
+        >>> modes_for(Engine.load("mel_2bar"))
+        ['sample', 'interpolate', 'vary', 'continue', 'follow']
+        >>> modes_for(Engine.load("groove_2bar"))
+        ['sample', 'interpolate', 'vary', 'groove', 'follow']
+    """
+    return [mode for mode in MODES
+            if (answers_for(engine) if mode == "follow" else engine.offers(mode))]
+
+
+def answers_for(engine) -> list[str]:
+    """What follow mode can answer with on ``engine``, in the order of :data:`ANSWERS`."""
+    return [answer for answer in ANSWERS if engine.offers(answer)]
 
 
 class SessionError(BridgeError):
@@ -37,6 +63,9 @@ class Params:
     bars: int = 0                # bars per /lb/generate result; 0 = the model's bars
     seed: int = -1               # -1 = fresh randomness
     amount: float = 0.5          # size of a variation
+    continue_bars: int = 2       # continue: bars added to the clip (streamed: bars per phrase)
+    follow_bars: int = 2         # follow: the last N played bars are the call, every N bars
+    answer: str = "vary"         # follow: what answers the call (one of ANSWERS)
     channel: int = 0             # MIDI channel 0..15 of streamed notes
     midi_out: bool = True
     osc_out: bool = True
@@ -48,11 +77,34 @@ class Slot:
     z: np.ndarray | None = None   # [z_size] code of the clip under the loaded model
 
 
-@dataclass
+@dataclass(eq=False)        # compared and hashed by identity: one object per client
 class Session:
     _params: Params = field(default_factory=Params)
     slots: dict = field(default_factory=lambda: {name: Slot() for name in SLOTS})
     lock: threading.Lock = field(default_factory=threading.Lock)
+    engine: Any = None            # the model this session plays (runtime.engine.Engine)
+    id: int = 0                   # 0: the shared session of unregistered clients
+    reply: tuple | None = None    # the registered reply address (host, port); None for id 0
+    source: tuple | None = None   # the address its /lb/hello came from
+    pinned: bool = False          # later requests came from `source` too (a fixed-port client)
+    last_seen: float = field(default_factory=time.monotonic)
+    last_sender: tuple | None = None   # id 0 only: where streamed bars go without --reply-port
+    uploads: dict = field(default_factory=dict)   # slot -> its unfinished /lb/clip upload
+    # the stream, kept by the worker thread only
+    streaming: bool = False
+    epoch: int = -1               # clock epoch the plan below was made in
+    next_bar: int | None = None   # first bar not generated yet
+    first_bar: int = 0            # first bar of the current run of generated bars
+    last_error: str = ""          # the last /lb/error about the stream (sent once)
+    missed_bars: int = 0          # bars handed over after their start had passed
+    phrase: Any = None            # continue / follow: the phrase being answered (bridge.tools)
+    last_answer: list = field(default_factory=list)   # follow: the bars of the last answer
+    quiet: bool = False           # follow: "nothing played" was said for this silence
+
+    @property
+    def name(self) -> str:
+        """How the log names it: ``127.0.0.1:9001`` or ``unregistered clients``."""
+        return f"{self.reply[0]}:{self.reply[1]}" if self.reply else "unregistered clients"
 
     def params(self) -> Params:
         return self._params
@@ -62,10 +114,25 @@ class Session:
         if name == "mode":
             if value not in MODES:
                 raise SessionError(f"unknown mode {value!r} (one of {', '.join(MODES)})")
+            if self.engine is not None and value not in modes_for(self.engine):
+                raise SessionError(f"{self.engine.name} does not offer mode {value!r} (it "
+                                   f"offers {', '.join(modes_for(self.engine))})")
         elif name in ("position", "amount"):
             value = float(value)
             if not 0.0 <= value <= 1.0:
                 raise SessionError(f"{name} must be in 0..1, got {value:g}")
+        elif name == "answer":
+            if value not in ANSWERS:
+                raise SessionError(f"unknown answer {value!r} (one of {', '.join(ANSWERS)})")
+            if self.engine is not None and value not in answers_for(self.engine):
+                offered = ", ".join(answers_for(self.engine)) or "nothing"
+                raise SessionError(f"{self.engine.name} cannot answer with {value!r} (it "
+                                   f"answers with {offered})")
+        elif name in ("continue_bars", "follow_bars"):
+            value, top = int(value), (MAX_CONTINUE_BARS if name == "continue_bars"
+                                      else MAX_FOLLOW_BARS)
+            if not 1 <= value <= top:
+                raise SessionError(f"{name.replace('_', ' ')} must be in 1..{top}, got {value}")
         elif name == "temperature":
             value = float(value)
             if not 0.0 <= value <= 10.0:   # 0 = argmax decoding, as in runtime.render

@@ -15,8 +15,13 @@
 //             "clear" drops what is queued and ends sounding notes, "flush" only drops the queue.
 //   outlet 2  feedback for the UI: "status <text>", "connected 0|1", "models <name>..." (the
 //             Model menu's items), "model <index>" (the menu item to show, without output),
-//             "port <n>" (the port [udpreceive] must listen on) and "savemodel <name>" (the
-//             model picked, stored with the Live set)
+//             "port <n>" (the port [udpreceive] must listen on), "savemodel <name>" (the
+//             model picked, stored with the Live set), "modes <name>..." (the Mode menu's
+//             items: the tools the bridge offers for the loaded model), "tool <index>" (the
+//             Mode item to show, without output), "active <control> 0|1" (a control the chosen
+//             tool uses or not), "savemode <name>" (the tool picked, stored with the set) and
+//             "answer <index>" (the Answer item to show, without output: follow mode's answer
+//             fell back to one the new model offers)
 //
 // Everything Max provides (outlet, post, LiveAPI, Task) is injected, so the same file runs
 // under node against a simulated Live:
@@ -47,7 +52,28 @@ var DEFAULTS = {
     startHint: "bridge not running: start `python -m bridge`"
 };
 
-var MODES = ["sample", "interpolate", "vary"];
+// The Mode menu lists what the bridge offers (/lb/modes: the tools of the loaded model), never
+// a fixed list; before the bridge has answered it holds "sample", which every model offers.
+var FIRST_MODES = ["sample"];
+// The controls that belong to one tool and are dimmed for the others, and which tool uses which,
+// as in Magenta Studio (each tool shows its own inputs): temperature, seed, stream and write
+// serve every tool. A tool the bridge offers that is not listed here leaves them all active.
+// Follow mode (docs/osc.md, Follow mode) answers what is played into the bridge: its phrase
+// length, its answer, and the amount when it answers with a variation.
+var TOOL_SPECIFIC = ["capture_a", "capture_b", "position", "amount", "continue_bars",
+                     "follow_bars", "answer"];
+var TOOL_CONTROLS = {
+    sample: [],
+    interpolate: ["capture_a", "capture_b", "position"],
+    vary: ["capture_a", "amount"],
+    "continue": ["capture_a", "continue_bars"],
+    groove: ["capture_a"],
+    drumify: ["capture_a"],
+    follow: ["follow_bars", "answer", "amount"]
+};
+// The Answer menu's items (fixed, saved with the set by index): what follow mode may answer
+// with, in the bridge's order; a model offers those of them that /lb/modes lists.
+var FOLLOW_ANSWERS = ["vary", "continue", "groove", "drumify"];
 var SLOTS = ["A", "B"];
 
 // The 9 drum classes of the drum models, with the General MIDI pitches each stands for (the
@@ -81,6 +107,7 @@ function createDevice(env) {
         pingSentAt: 0,
         lastPongAt: -1,
         models: [],
+        modes: FIRST_MODES.slice(),   // the tools the bridge offers for its model (/lb/modes)
         model: "",              // the model the bridge reports loaded
         chosenModel: "",        // the model picked in the Model menu, loaded again on reconnect
         loadingModel: "",       // asked for with /lb/model, no /lb/model/loaded yet
@@ -178,6 +205,7 @@ function createDevice(env) {
         send("/lb/hello", [state.replyPort]);
         ping();
         send("/lb/models");
+        send("/lb/modes");
         send("/lb/status");
     }
 
@@ -240,6 +268,83 @@ function createDevice(env) {
     function showModelInMenu() {
         var index = state.models.indexOf(state.model);
         if (index >= 0) ui("model", [index]);
+    }
+
+    // --- tools: the Mode menu and the controls each tool uses -------------------------------
+
+    // Show the chosen tool in the menu (without output) and dim the controls it does not use.
+    function showTool() {
+        var mode = state.settings.mode === undefined ? state.modes[0] : state.settings.mode;
+        var index = state.modes.indexOf(mode);
+        if (index >= 0) ui("tool", [index]);
+        var uses = TOOL_CONTROLS[mode];
+        for (var i = 0; i < TOOL_SPECIFIC.length; i++) {
+            var name = TOOL_SPECIFIC[i];
+            var on = uses === undefined || uses.indexOf(name) >= 0;
+            if (mode === "follow" && name === "amount") on = currentAnswer() === "vary";
+            ui("active", [name, on ? 1 : 0]);
+        }
+    }
+
+    // Follow mode's answer: the one picked (by name), else vary, the bridge's default.
+    function currentAnswer() {
+        return state.settings.answer === undefined ? FOLLOW_ANSWERS[0] : state.settings.answer;
+    }
+
+    // A pick in the Answer menu (an index into FOLLOW_ANSWERS) or a name (resent).
+    function chooseAnswer(value) {
+        var answer = typeof value === "number" ? FOLLOW_ANSWERS[Math.round(value)] : String(value);
+        if (FOLLOW_ANSWERS.indexOf(answer) < 0) {
+            return status("no answer " + value + " (one of " + FOLLOW_ANSWERS.join(", ") + ")");
+        }
+        state.settings.answer = answer;
+        showTool();
+        return send("/lb/follow/answer", [answer]);
+    }
+
+    // The answers the loaded model offers: those of FOLLOW_ANSWERS that /lb/modes lists.
+    function offeredAnswers() {
+        var offered = [];
+        for (var i = 0; i < FOLLOW_ANSWERS.length; i++) {
+            if (state.modes.indexOf(FOLLOW_ANSWERS[i]) >= 0) offered.push(FOLLOW_ANSWERS[i]);
+        }
+        return offered;
+    }
+
+    // A pick in the menu (an index into what the bridge offers) or a name (restored, resent).
+    function chooseMode(value) {
+        var mode = typeof value === "number" ? state.modes[Math.round(value)] : String(value);
+        if (mode === undefined || mode === "") {
+            return status("no mode " + value + " (the bridge offers " + state.modes.join(", ") + ")");
+        }
+        state.settings.mode = mode;
+        ui("savemode", [mode]);                  // stored with the Live set ([pattr])
+        showTool();
+        return send("/lb/mode", [mode]);
+    }
+
+    // /lb/modes: the loaded model's tools. A chosen tool the model does not offer falls back
+    // to the first one (the bridge has done the same: docs/osc.md, Models).
+    function onModes(names) {
+        state.modes = names.length ? names.map(String) : FIRST_MODES.slice();
+        ui("modes", state.modes);
+        var mode = state.settings.mode;
+        if (mode !== undefined && state.modes.indexOf(mode) < 0) {
+            state.settings.mode = state.modes[0];
+            status((state.model || "the model") + " does not offer " + mode + ": mode " + state.modes[0]);
+            send("/lb/mode", [state.modes[0]]);
+        }
+        // The answer picked for follow mode, if this model cannot give it: its first answer,
+        // shown in the menu without output (the bridge has done the same: docs/osc.md, Models).
+        var offered = offeredAnswers();
+        var answer = state.settings.answer;
+        if (answer !== undefined && offered.length && offered.indexOf(answer) < 0) {
+            state.settings.answer = offered[0];
+            ui("answer", [FOLLOW_ANSWERS.indexOf(offered[0])]);
+            status((state.model || "the model") + " cannot answer with " + answer + ": answer " + offered[0]);
+            send("/lb/follow/answer", [offered[0]]);
+        }
+        showTool();
     }
 
     // --- drum map: pads of a rack that are not on General MIDI notes ------------------------
@@ -506,9 +611,12 @@ function createDevice(env) {
         }
     }
 
+    // A bar that comes just before it plays (follow mode answers a phrase a 32nd before its
+    // end) is handed over at once, not at the next tick.
     function onBarEnd(args) {
         var bar = state.bars[Math.round(args[0])];
         if (bar) bar.closed = true;
+        if (bar && state.transport.playing) handOver();
     }
 
     // --- transport: observe Live, report to the bridge, play streamed bars -------------------
@@ -589,9 +697,14 @@ function createDevice(env) {
     // on the scheduler thread, so a note plays at its beat whenever it was handed over.
     // A note found more than lateMs after its beat is dropped, not played late.
     function tick() {
-        var t = state.transport;
-        if (!t.playing) return;
+        if (!state.transport.playing) return;
         reportTransport(false);
+        handOver();
+    }
+
+    // The notes of the next lookaheadBeats to [pipe] (each once), late ones dropped.
+    function handOver() {
+        var t = state.transport;
         var beat = currentBeat();
         var msPerBeat = 60000 / t.tempo;
         var horizon = beat + cfg.lookaheadBeats;
@@ -622,7 +735,8 @@ function createDevice(env) {
     // The last value of each setting, sent again whenever the bridge (re)appears; stream last,
     // so a resumed stream starts with the other settings in place. The chosen model follows
     // separately (onBridgeModel), only when the bridge has another one loaded.
-    var SETTINGS = ["mode", "position", "temperature", "amount", "bars", "seed", "stream"];
+    var SETTINGS = ["mode", "position", "temperature", "amount", "bars", "seed", "continue_bars",
+                    "follow_bars", "answer", "stream"];
 
     function resendSettings() {
         for (var i = 0; i < SETTINGS.length; i++) {
@@ -636,16 +750,13 @@ function createDevice(env) {
     function control(name, args) {
         var value = args[0];
         if (BUTTONS[name] && value !== undefined && Number(value) === 0) return;
+        if (name === "mode") return chooseMode(value);   // kept by name, not menu index
+        if (name === "answer") return chooseAnswer(value);
         if (SETTINGS.indexOf(name) >= 0) state.settings[name] = value;
         if (name === "connect") return connect();
         if (name === "capture") return capture(value === undefined ? "A" : value);
         if (name === "capture_a") return capture("A");
         if (name === "capture_b") return capture("B");
-        if (name === "mode") {
-            var mode = typeof value === "number" ? MODES[value] : String(value);
-            if (MODES.indexOf(mode) < 0) return status("unknown mode " + value);
-            return send("/lb/mode", [mode]);
-        }
         if (name === "model") {
             var model = typeof value === "number" ? state.models[Math.round(value)] : String(value);
             if (model === undefined) return post("latentbridge: no model " + value + " yet\n");
@@ -661,6 +772,8 @@ function createDevice(env) {
         if (name === "amount") return send("/lb/amount", [asFloat(value)]);
         if (name === "bars") return send("/lb/bars", [Math.round(value)]);
         if (name === "seed") return send("/lb/seed", [Math.round(value)]);
+        if (name === "continue_bars") return send("/lb/continue/bars", [Math.round(value)]);
+        if (name === "follow_bars") return send("/lb/follow/bars", [Math.round(value)]);
         if (name === "stream") {
             var on = Number(value) ? 1 : 0;
             if (!on) { state.bars = {}; env.outlet(1, ["clear"]); }
@@ -672,6 +785,13 @@ function createDevice(env) {
             state.chosenModel = String(value);
             if (state.connected && state.chosenModel !== state.model &&
                 state.chosenModel !== state.loadingModel) loadModel(state.chosenModel);
+            return;
+        }
+        if (name === "saved_mode") {             // restored with the set, before or after init
+            if (value === undefined || value === "" || typeof value === "number") return;
+            state.settings.mode = String(value);
+            showTool();
+            if (state.connected) send("/lb/mode", [state.settings.mode]);
             return;
         }
         if (name === "drum") return setDrumPad(args[0], args[1]);
@@ -705,10 +825,12 @@ function createDevice(env) {
             ui("models", state.models);
             return showModelInMenu();
         }
+        if (name === "/lb/modes") return onModes(args);
         if (name === "/lb/model/loaded") {
             state.model = String(args[0]);
             if (state.loadingModel === state.model) state.loadingModel = "";
             showModelInMenu();
+            send("/lb/modes");                   // another model may offer other tools
             // /lb/bars is checked against the loaded model: a value refused by the previous
             // one (e.g. 8 bars on a 2-bar model) is sent again now that it fits.
             var bars = state.settings.bars;
@@ -742,12 +864,15 @@ function createDevice(env) {
         reportTransport(true);
         task("tick", tick, cfg.tickMs, true);
         task("keepalive", keepAlive, cfg.pingEveryMs, true);
+        showTool();
         connect();
     }
 
-    // The device is deleted: stop the timers and detach the observers (an empty property ends
-    // the observation) so Live stops calling into a dead script.
+    // The device is deleted: say /lb/bye (the bridge ends this device's session and its
+    // notes), stop the timers and detach the observers (an empty property ends the
+    // observation) so Live stops calling into a dead script.
     function free() {
+        if (state.replyPort) send("/lb/bye");
         for (var name in state.tasks) state.tasks[name].cancel();
         state.tasks = {};
         for (var i = 0; i < state.observers.length; i++) state.observers[i].property = "";
@@ -764,7 +889,9 @@ function createDevice(env) {
 // --- Max glue: the globals Max looks for, delegating to one device --------------------------
 
 if (typeof module !== "undefined" && module.exports) {
-    module.exports = {createDevice: createDevice, DEFAULTS: DEFAULTS, MODES: MODES,
+    module.exports = {createDevice: createDevice, DEFAULTS: DEFAULTS, FIRST_MODES: FIRST_MODES,
+                      TOOL_CONTROLS: TOOL_CONTROLS, TOOL_SPECIFIC: TOOL_SPECIFIC,
+                      FOLLOW_ANSWERS: FOLLOW_ANSWERS,
                       DRUM_CLASSES: DRUM_CLASSES, DRUM_PITCHES: DRUM_PITCHES};
 } else {
     inlets = 1;

@@ -187,11 +187,11 @@
 				"box" : {
 					"id" : "obj-routeui",
 					"maxclass" : "newobj",
-					"numinlets" : 7,
-					"numoutlets" : 7,
-					"patching_rect" : [ 420.0, 360.0, 220.0, 22.0 ],
-					"outlettype" : [ "", "", "", "", "", "", "" ],
-					"text" : "route status connected models model port savemodel"
+					"numinlets" : 12,
+					"numoutlets" : 12,
+					"patching_rect" : [ 420.0, 360.0, 330.0, 22.0 ],
+					"outlettype" : [ "", "", "", "", "", "", "", "", "", "", "", "" ],
+					"text" : "route status connected models model port savemodel modes tool active savemode answer"
 				}
 			},
 			{
@@ -351,31 +351,28 @@
 			{
 				"box" : {
 					"id" : "obj-mode",
-					"maxclass" : "live.tab",
+					"maxclass" : "live.menu",
 					"numinlets" : 1,
 					"numoutlets" : 3,
-					"patching_rect" : [ 200.0, 120.0, 180.0, 20.0 ],
+					"patching_rect" : [ 200.0, 120.0, 100.0, 15.0 ],
 					"outlettype" : [ "", "", "float" ],
 					"presentation" : 1,
-					"presentation_rect" : [ 160.0, 28.0, 200.0, 20.0 ],
+					"presentation_rect" : [ 160.0, 30.0, 120.0, 15.0 ],
 					"parameter_enable" : 1,
 					"varname" : "mode",
-					"hint" : "sample: new bars from the prior; interpolate: morph from slot A to slot B; vary: variations around slot A.",
-					"annotation" : "sample: new bars from the prior; interpolate: morph from slot A to slot B; vary: variations around slot A.",
+					"hint" : "Tool: what the bridge offers for the loaded model (sample, interpolate, vary, and more as the bridge adds them); the controls a tool does not use are dimmed. Kept with the set.",
+					"annotation" : "Tool: what the bridge offers for the loaded model (sample, interpolate, vary, and more as the bridge adds them); the controls a tool does not use are dimmed. Kept with the set.",
 					"annotation_name" : "Mode",
 					"saved_attribute_attributes" : {
 						"valueof" : {
 							"parameter_longname" : "Mode",
-							"parameter_shortname" : "Mode",
+							"parameter_shortname" : "Tool",
 							"parameter_type" : 2,
-							"parameter_mmax" : 2,
-							"parameter_enum" : [ "sample", "interpolate", "vary" ],
-							"parameter_initial" : [ 0 ],
-							"parameter_initial_enable" : 1
+							"parameter_mmax" : 0,
+							"parameter_enum" : [ "sample" ],
+							"parameter_invisible" : 2
 						}
-					},
-					"num_lines_patching" : 1,
-					"num_lines_presentation" : 1
+					}
 				}
 			},
 			{
@@ -796,6 +793,133 @@
 					"patching_rect" : [ 650.0, 400.0, 120.0, 22.0 ],
 					"outlettype" : [ "" ],
 					"text" : "prepend saved_model"
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-setmodes",
+					"maxclass" : "newobj",
+					"numinlets" : 1,
+					"numoutlets" : 1,
+					"patching_rect" : [ 760.0, 400.0, 150.0, 22.0 ],
+					"outlettype" : [ "" ],
+					"text" : "prepend _parameter_range"
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-settool",
+					"maxclass" : "newobj",
+					"numinlets" : 1,
+					"numoutlets" : 1,
+					"patching_rect" : [ 760.0, 430.0, 75.0, 22.0 ],
+					"outlettype" : [ "" ],
+					"text" : "prepend set"
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-routeactive",
+					"maxclass" : "newobj",
+					"numinlets" : 8,
+					"numoutlets" : 8,
+					"patching_rect" : [ 760.0, 460.0, 230.0, 22.0 ],
+					"outlettype" : [ "", "", "", "", "", "", "", "" ],
+					"text" : "route capture_a capture_b position amount continue_bars follow_bars answer"
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-active_capture_a",
+					"maxclass" : "newobj",
+					"numinlets" : 1,
+					"numoutlets" : 1,
+					"patching_rect" : [ 760.0, 490.0, 90.0, 22.0 ],
+					"outlettype" : [ "" ],
+					"text" : "prepend active"
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-active_capture_b",
+					"maxclass" : "newobj",
+					"numinlets" : 1,
+					"numoutlets" : 1,
+					"patching_rect" : [ 820.0, 490.0, 90.0, 22.0 ],
+					"outlettype" : [ "" ],
+					"text" : "prepend active"
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-active_position",
+					"maxclass" : "newobj",
+					"numinlets" : 1,
+					"numoutlets" : 1,
+					"patching_rect" : [ 880.0, 490.0, 90.0, 22.0 ],
+					"outlettype" : [ "" ],
+					"text" : "prepend active"
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-active_amount",
+					"maxclass" : "newobj",
+					"numinlets" : 1,
+					"numoutlets" : 1,
+					"patching_rect" : [ 940.0, 490.0, 90.0, 22.0 ],
+					"outlettype" : [ "" ],
+					"text" : "prepend active"
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-savemode",
+					"maxclass" : "newobj",
+					"numinlets" : 1,
+					"numoutlets" : 1,
+					"patching_rect" : [ 850.0, 340.0, 80.0, 22.0 ],
+					"outlettype" : [ "" ],
+					"text" : "prepend set"
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-savedmode",
+					"maxclass" : "newobj",
+					"numinlets" : 1,
+					"numoutlets" : 3,
+					"patching_rect" : [ 850.0, 370.0, 100.0, 22.0 ],
+					"outlettype" : [ "", "", "" ],
+					"text" : "pattr lb_mode",
+					"varname" : "lb_mode",
+					"parameter_enable" : 1,
+					"saved_object_attributes" : {
+						"parameter_enable" : 1,
+						"parameter_mappable" : 0
+					},
+					"hint" : "The tool picked in the Mode menu, stored with the Live set and chosen again when it opens.",
+					"annotation" : "The tool picked in the Mode menu, stored with the Live set and chosen again when it opens.",
+					"annotation_name" : "Saved Mode",
+					"saved_attribute_attributes" : {
+						"valueof" : {
+							"parameter_longname" : "Saved Mode",
+							"parameter_shortname" : "Saved Mode",
+							"parameter_type" : 3,
+							"parameter_invisible" : 1
+						}
+					}
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-pre_saved_mode",
+					"maxclass" : "newobj",
+					"numinlets" : 1,
+					"numoutlets" : 1,
+					"patching_rect" : [ 850.0, 400.0, 120.0, 22.0 ],
+					"outlettype" : [ "" ],
+					"text" : "prepend saved_mode"
 				}
 			},
 			{
@@ -1341,6 +1465,171 @@
 					"presentation" : 1,
 					"presentation_rect" : [ 4.0, 140.0, 300.0, 16.0 ]
 				}
+			},
+			{
+				"box" : {
+					"id" : "obj-answer",
+					"maxclass" : "live.menu",
+					"numinlets" : 1,
+					"numoutlets" : 3,
+					"patching_rect" : [ 470.0, 120.0, 80.0, 15.0 ],
+					"outlettype" : [ "", "", "float" ],
+					"presentation" : 1,
+					"presentation_rect" : [ 286.0, 30.0, 62.0, 15.0 ],
+					"parameter_enable" : 1,
+					"varname" : "answer",
+					"hint" : "Follow mode: what answers the bars you play into the bridge (a variation, a continuation, a groove of your drums, drums for your rhythm); a model answers with the ones it offers. Kept with the set.",
+					"annotation" : "Follow mode: what answers the bars you play into the bridge (a variation, a continuation, a groove of your drums, drums for your rhythm); a model answers with the ones it offers. Kept with the set.",
+					"annotation_name" : "Answer",
+					"saved_attribute_attributes" : {
+						"valueof" : {
+							"parameter_longname" : "Answer",
+							"parameter_shortname" : "Answer",
+							"parameter_type" : 2,
+							"parameter_mmax" : 3,
+							"parameter_enum" : [ "vary", "continue", "groove", "drumify" ],
+							"parameter_initial" : [ 0 ],
+							"parameter_initial_enable" : 1
+						}
+					}
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-follow_bars",
+					"maxclass" : "live.numbox",
+					"numinlets" : 1,
+					"numoutlets" : 2,
+					"patching_rect" : [ 560.0, 120.0, 50.0, 15.0 ],
+					"outlettype" : [ "", "float" ],
+					"presentation" : 1,
+					"presentation_rect" : [ 352.0, 30.0, 76.0, 15.0 ],
+					"parameter_enable" : 1,
+					"varname" : "follow_bars",
+					"hint" : "Follow mode: every this many bars, the bars you just played are answered in the next ones (call and response).",
+					"annotation" : "Follow mode: every this many bars, the bars you just played are answered in the next ones (call and response).",
+					"annotation_name" : "Follow Bars",
+					"saved_attribute_attributes" : {
+						"valueof" : {
+							"parameter_longname" : "Follow Bars",
+							"parameter_shortname" : "Every",
+							"parameter_type" : 1,
+							"parameter_mmin" : 1,
+							"parameter_mmax" : 16,
+							"parameter_unitstyle" : 9,
+							"parameter_units" : "every %d",
+							"parameter_initial" : [ 2 ],
+							"parameter_initial_enable" : 1
+						}
+					}
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-continue_bars",
+					"maxclass" : "live.numbox",
+					"numinlets" : 1,
+					"numoutlets" : 2,
+					"patching_rect" : [ 480.0, 160.0, 50.0, 15.0 ],
+					"outlettype" : [ "", "float" ],
+					"presentation" : 1,
+					"presentation_rect" : [ 364.0, 56.0, 64.0, 15.0 ],
+					"parameter_enable" : 1,
+					"varname" : "continue_bars",
+					"hint" : "Continue mode: bars added after the clip in slot A (streamed: the length of each continuation before it starts again from the clip).",
+					"annotation" : "Continue mode: bars added after the clip in slot A (streamed: the length of each continuation before it starts again from the clip).",
+					"annotation_name" : "Continue Bars",
+					"saved_attribute_attributes" : {
+						"valueof" : {
+							"parameter_longname" : "Continue Bars",
+							"parameter_shortname" : "+Bars",
+							"parameter_type" : 1,
+							"parameter_mmin" : 1,
+							"parameter_mmax" : 64,
+							"parameter_unitstyle" : 9,
+							"parameter_units" : "+%d bars",
+							"parameter_initial" : [ 2 ],
+							"parameter_initial_enable" : 1
+						}
+					}
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-pre_answer",
+					"maxclass" : "newobj",
+					"numinlets" : 1,
+					"numoutlets" : 1,
+					"patching_rect" : [ 470.0, 510.0, 120.0, 22.0 ],
+					"outlettype" : [ "" ],
+					"text" : "prepend answer"
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-pre_follow_bars",
+					"maxclass" : "newobj",
+					"numinlets" : 1,
+					"numoutlets" : 1,
+					"patching_rect" : [ 560.0, 510.0, 120.0, 22.0 ],
+					"outlettype" : [ "" ],
+					"text" : "prepend follow_bars"
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-pre_continue_bars",
+					"maxclass" : "newobj",
+					"numinlets" : 1,
+					"numoutlets" : 1,
+					"patching_rect" : [ 480.0, 540.0, 120.0, 22.0 ],
+					"outlettype" : [ "" ],
+					"text" : "prepend continue_bars"
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-setanswer",
+					"maxclass" : "newobj",
+					"numinlets" : 1,
+					"numoutlets" : 1,
+					"patching_rect" : [ 940.0, 340.0, 75.0, 22.0 ],
+					"outlettype" : [ "" ],
+					"text" : "prepend set"
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-active_continue_bars",
+					"maxclass" : "newobj",
+					"numinlets" : 1,
+					"numoutlets" : 1,
+					"patching_rect" : [ 1000.0, 490.0, 90.0, 22.0 ],
+					"outlettype" : [ "" ],
+					"text" : "prepend active"
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-active_follow_bars",
+					"maxclass" : "newobj",
+					"numinlets" : 1,
+					"numoutlets" : 1,
+					"patching_rect" : [ 1060.0, 490.0, 90.0, 22.0 ],
+					"outlettype" : [ "" ],
+					"text" : "prepend active"
+				}
+			},
+			{
+				"box" : {
+					"id" : "obj-active_answer",
+					"maxclass" : "newobj",
+					"numinlets" : 1,
+					"numoutlets" : 1,
+					"patching_rect" : [ 1120.0, 490.0, 90.0, 22.0 ],
+					"outlettype" : [ "" ],
+					"text" : "prepend active"
+				}
 			}
 		],
 		"lines" : [
@@ -1841,12 +2130,198 @@
 					"source" : [ "obj-pre_drum8", 0 ],
 					"destination" : [ "obj-js", 0 ]
 				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-routeui", 6 ],
+					"destination" : [ "obj-setmodes", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-setmodes", 0 ],
+					"destination" : [ "obj-mode", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-routeui", 7 ],
+					"destination" : [ "obj-settool", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-settool", 0 ],
+					"destination" : [ "obj-mode", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-routeui", 8 ],
+					"destination" : [ "obj-routeactive", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-routeactive", 0 ],
+					"destination" : [ "obj-active_capture_a", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-active_capture_a", 0 ],
+					"destination" : [ "obj-capture_a", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-routeactive", 1 ],
+					"destination" : [ "obj-active_capture_b", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-active_capture_b", 0 ],
+					"destination" : [ "obj-capture_b", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-routeactive", 2 ],
+					"destination" : [ "obj-active_position", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-active_position", 0 ],
+					"destination" : [ "obj-position", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-routeactive", 3 ],
+					"destination" : [ "obj-active_amount", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-active_amount", 0 ],
+					"destination" : [ "obj-amount", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-routeui", 9 ],
+					"destination" : [ "obj-savemode", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-savemode", 0 ],
+					"destination" : [ "obj-savedmode", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-savedmode", 0 ],
+					"destination" : [ "obj-pre_saved_mode", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-pre_saved_mode", 0 ],
+					"destination" : [ "obj-js", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-answer", 0 ],
+					"destination" : [ "obj-pre_answer", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-pre_answer", 0 ],
+					"destination" : [ "obj-js", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-follow_bars", 0 ],
+					"destination" : [ "obj-pre_follow_bars", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-pre_follow_bars", 0 ],
+					"destination" : [ "obj-js", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-continue_bars", 0 ],
+					"destination" : [ "obj-pre_continue_bars", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-pre_continue_bars", 0 ],
+					"destination" : [ "obj-js", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-routeui", 10 ],
+					"destination" : [ "obj-setanswer", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-setanswer", 0 ],
+					"destination" : [ "obj-answer", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-routeactive", 4 ],
+					"destination" : [ "obj-active_continue_bars", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-active_continue_bars", 0 ],
+					"destination" : [ "obj-continue_bars", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-routeactive", 5 ],
+					"destination" : [ "obj-active_follow_bars", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-active_follow_bars", 0 ],
+					"destination" : [ "obj-follow_bars", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-routeactive", 6 ],
+					"destination" : [ "obj-active_answer", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-active_answer", 0 ],
+					"destination" : [ "obj-answer", 0 ]
+				}
 			}
 		],
 		"parameters" : {
 			"obj-connect" : [ "Connect", "Connect", 0 ],
 			"obj-model" : [ "Model", "Model", 0 ],
-			"obj-mode" : [ "Mode", "Mode", 0 ],
+			"obj-mode" : [ "Mode", "Tool", 0 ],
 			"obj-capture_a" : [ "Capture A", "Capture A", 0 ],
 			"obj-capture_b" : [ "Capture B", "Capture B", 0 ],
 			"obj-position" : [ "Position", "A>B", 0 ],
@@ -1856,6 +2331,7 @@
 			"obj-stream" : [ "Stream", "Stream", 0 ],
 			"obj-write" : [ "Write Clip", "Write", 0 ],
 			"obj-savedmodel" : [ "Saved Model", "Saved Model", 0 ],
+			"obj-savedmode" : [ "Saved Mode", "Saved Mode", 0 ],
 			"obj-drum0" : [ "Kick Pad", "kick", 0 ],
 			"obj-drum1" : [ "Snare Pad", "snare", 0 ],
 			"obj-drum2" : [ "Closed Hat Pad", "c.hat", 0 ],
@@ -1865,7 +2341,10 @@
 			"obj-drum6" : [ "High Tom Pad", "hi tom", 0 ],
 			"obj-drum7" : [ "Crash Pad", "crash", 0 ],
 			"obj-drum8" : [ "Ride Pad", "ride", 0 ],
-			"inherited_shortname" : 1
+			"inherited_shortname" : 1,
+			"obj-answer" : [ "Answer", "Answer", 0 ],
+			"obj-follow_bars" : [ "Follow Bars", "Every", 0 ],
+			"obj-continue_bars" : [ "Continue Bars", "+Bars", 0 ]
 		},
 		"dependency_cache" : [
 			{

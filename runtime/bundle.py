@@ -2,6 +2,8 @@
 
     >>> from runtime.bundle import load_bundle, BundleError
     >>> bundle = load_bundle("runtime/models/mel_2bar")        # or a name: load_bundle("mel_2bar")
+    >>> available_models()          # shipped names, then imported ones (user_models_dir())
+    ['drums_2bar', 'mel_2bar', ..., 'mel_2bar_small']
     >>> bundle.name, bundle.kind, bundle.bars, bundle.z_size
     ('mel_2bar', 'flat', 2, 256)
     >>> mu, sigma = bundle.run("encoder", x, lengths)      # inputs and outputs in model.json order
@@ -26,12 +28,17 @@ import numpy as np
 FORMAT_VERSION = 1
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL = "mel_2bar"
+#: imported bundles (training.import_magenta) live in $LB_MODELS, by default
+#: $XDG_DATA_HOME/latentbridge/models (~/.local/share/latentbridge/models)
+USER_MODELS_ENV = "LB_MODELS"
 
 #: ONNX graphs every bundle of a kind must hold
 REQUIRED_GRAPHS = {
     "flat": ("encoder", "decoder_init", "decoder_step"),
     "hierarchical": ("encoder", "conductor_init", "conductor_step", "decoder_init", "decoder_step"),
     "note_events": ("encoder", "decoder_init", "decoder_step_dt", "decoder_step_t", "decoder_step_p"),
+    # GrooVAE: decoder_step emits hit logits, velocities and offsets (docs/groove.md)
+    "groove": ("encoder", "decoder_init", "decoder_step"),
 }
 REQUIRED_KEYS = ("format_version", "name", "kind", "codec", "steps_per_bar", "bars", "z_size", "graphs")
 
@@ -102,8 +109,10 @@ def resolve(model: str | os.PathLike | None) -> Path:
     if not text or "\x00" in text or len(text) > 4096:
         raise BundleError(f"{shown!r}: not a model name or bundle folder")
     try:
-        if os.sep not in text and "/" not in text and (MODELS_DIR / text).is_dir():
-            return MODELS_DIR / text
+        if os.sep not in text and "/" not in text:
+            for folder in (MODELS_DIR, user_models_dir()):
+                if (folder / text).is_dir():
+                    return folder / text
         path = Path(text).expanduser()
         if path.is_file() and path.name == "model.json":
             path = path.parent
@@ -112,16 +121,37 @@ def resolve(model: str | os.PathLike | None) -> Path:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
         raise BundleError(f"{shown}: not a usable model name or folder ({reason})") from None
     if not found:
-        shipped = ", ".join(shipped_models()) or "none"
-        raise BundleError(f"{shown}: no such model bundle (shipped models: {shipped})")
+        known = ", ".join(available_models()) or "none"
+        raise BundleError(f"{shown}: no such model bundle (models: {known})")
     return path
 
 
 def shipped_models() -> list[str]:
     """Names of the bundles that ship in runtime/models/."""
-    if not MODELS_DIR.is_dir():
+    return _bundles_in(MODELS_DIR)
+
+
+def user_models_dir() -> Path:
+    """Where imported bundles go and are found by name: ``$LB_MODELS``, else
+    ``$XDG_DATA_HOME/latentbridge/models`` (default ``~/.local/share/latentbridge/models``)."""
+    if os.environ.get(USER_MODELS_ENV):
+        return Path(os.environ[USER_MODELS_ENV]).expanduser()
+    data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data).expanduser() / "latentbridge" / "models"
+
+
+def available_models() -> list[str]:
+    """Every model a name loads: the shipped ones, then the imported ones in
+    :func:`user_models_dir` (a shipped name wins over an imported bundle of the same name)."""
+    shipped = shipped_models()
+    return shipped + [n for n in _bundles_in(user_models_dir()) if n not in shipped]
+
+
+def _bundles_in(folder: Path) -> list[str]:
+    try:
+        return sorted(p.name for p in folder.iterdir() if (p / "model.json").is_file())
+    except OSError:   # no such folder (nothing imported yet), or unreadable
         return []
-    return sorted(p.name for p in MODELS_DIR.iterdir() if (p / "model.json").is_file())
 
 
 def read_meta(folder: Path) -> dict[str, Any]:

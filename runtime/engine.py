@@ -12,6 +12,9 @@ step; choosing tokens (temperature, seeded RNG) happens in numpy (:mod:`runtime.
     >>> again = engine.decode(z, temperature=0.0)             # argmax decoding
     >>> path = engine.interpolate(clips[0], clips[1], n=5)    # slerp, both ends included
     >>> more = engine.vary(clips[0], n=3, amount=0.3, seed=2)
+    >>> longer = engine.continue_(clips[0], bars=2, temperature=0.5, seed=3)  # clip + 2 bars
+    >>> played = Engine.load("groove_2bar").groove(drum_clip)       # velocities and timing
+    >>> beat = Engine.load("drumify_2bar").drumify(rhythm_clip, temperature=0.5, seed=4)
 
 Every returned clip starts at beat 0 and is ``engine.bars`` bars of 4/4 long (16 steps per bar).
 :class:`EngineError` carries a one-line message for the user.
@@ -36,7 +39,7 @@ from .bundle import Bundle, BundleError, load_bundle
 from .codecs import CodecError, codec_from_config
 from .music import Clip, Note
 from .quantize import quantize
-from .sampling import make_rng, sample_categorical, slerp
+from .sampling import make_rng, sample_bernoulli, sample_categorical, slerp
 
 #: a clip with more notes per bar than this times the training data's 99th percentile is noise
 DENSITY_FACTOR = 1.5
@@ -103,21 +106,29 @@ class Engine:
                 f"providers={self.bundle.providers})")
 
     # -- clips <-> model input ------------------------------------------------------------------
-    def prepare(self, clip: Clip) -> Clip:
-        """Fit a user clip to the model: quantise, cut or pad to ``bars`` bars, and make it
-        something the codec represents (highest voice for melodies, pitches folded into range by
-        octaves, drums flagged as drums, any meter read beat for beat as 4/4)."""
+    def prepare(self, clip: Clip, beats: float | None = None) -> Clip:
+        """Fit a user clip to the model: quantise, cut or pad to ``bars`` bars (``beats`` beats if
+        given), and make it something the codec represents (highest voice for melodies, pitches
+        folded into range by octaves, drums flagged as drums, any meter read beat for beat as
+        4/4). A groove model's clip keeps its timing and velocities (a tap model's notes, of any
+        instrument, become taps) and is not cut: its tokens are (:meth:`tokens`)."""
         if not isinstance(clip, Clip):
             raise EngineError(f"expected a Clip, got {type(clip).__name__}")
+        beats = self.length_beats if beats is None else beats
+        if self.kind == "groove":
+            clip = clip.copy(time_signature=(4, 4), tempo_changes=[], meter_changes=[])
+            if self.codec.input_transform == "tap":
+                return self.codec.as_taps(clip)
+            return clip.copy(notes=[replace(n, is_drum=True) for n in clip.notes], is_drum=True)
         if self.kind == "note_events":  # any meter and polyphony: cut to length, fold range
             low, high = self.codec.min_pitch, self.codec.max_pitch
             notes = [_into_range(n, low, high) for n in clip.notes if not n.is_drum]
             return clip.copy(notes=notes, is_drum=False, tempo_changes=[],
-                             meter_changes=[]).slice(0.0, self.length_beats)
+                             meter_changes=[]).slice(0.0, beats)
         # MusicVAE models read 4/4 bars; a clip in another meter is read beat for beat as 4/4.
         clip = clip.copy(time_signature=(4, 4), tempo_changes=[], meter_changes=[])
         clip = quantize(clip, self.steps_per_quarter)
-        clip = clip.slice(0.0, self.length_beats)
+        clip = clip.slice(0.0, beats)
         codec = self.codec.name
         if codec == "melody":
             low, high = self.codec.min_pitch, self.codec.max_pitch
@@ -138,18 +149,23 @@ class Engine:
                              + by_part["drums"], is_drum=False)
         return clip
 
-    def tokens(self, clip: Clip) -> np.ndarray:
-        """Codec tokens of a prepared clip, exactly ``bars * steps_per_bar`` steps long."""
+    def tokens(self, clip: Clip, steps: int | None = None) -> np.ndarray:
+        """Codec tokens of a prepared clip, exactly ``bars * steps_per_bar`` (or ``steps``) steps
+        long."""
+        steps = self.total_steps if steps is None else steps
         try:
-            tokens = self.codec.encode(self.prepare(clip))
+            if self.kind == "groove":  # a user's kit: the General MIDI drum table
+                tokens = self.codec.encode(self.prepare(clip), inference=True)
+            else:
+                tokens = self.codec.encode(self.prepare(clip, steps / self.steps_per_quarter))
         except CodecError as exc:
             raise EngineError(f"{self.name} cannot encode this clip: {exc}") from None
         if self.kind == "note_events":
             return tokens
-        if len(tokens) < self.total_steps:
-            pad = np.zeros((self.total_steps - len(tokens),) + tokens.shape[1:], tokens.dtype)
+        if len(tokens) < steps:
+            pad = np.zeros((steps - len(tokens),) + tokens.shape[1:], tokens.dtype)
             tokens = np.concatenate([tokens, pad])
-        return tokens[: self.total_steps]
+        return tokens[:steps]
 
     def to_clip(self, tokens: np.ndarray) -> Clip:
         """A clip for decoded tokens, exactly ``bars`` bars long (later notes are dropped)."""
@@ -229,8 +245,11 @@ class Engine:
                     f"(99th percentile {self.max_notes_per_bar / DENSITY_FACTOR:.1f})")
         return None
 
-    def decode_tokens(self, z: np.ndarray, temperature: float = 1.0, seed: int | None = None) -> np.ndarray:
-        """Token arrays [B, steps, ...] for latent codes; all codes decode together as one batch."""
+    def decode_tokens(self, z: np.ndarray, temperature: float = 1.0, seed: int | None = None,
+                      hits: np.ndarray | None = None) -> np.ndarray:
+        """Token arrays [B, steps, ...] for latent codes; all codes decode together as one batch.
+        ``hits`` [B, steps, classes] (groove models only) keeps those hits: the model plays
+        their velocities and timing."""
         z = np.asarray(z, dtype=np.float32)
         if z.ndim == 1:
             z = z[None]
@@ -241,6 +260,10 @@ class Engine:
         if not np.isfinite(temperature) or temperature < 0:
             raise EngineError(f"temperature must be a number >= 0, got {temperature}")
         rng = make_rng(seed)
+        if self.kind == "groove":
+            return self._groove_loop(z, temperature, rng, hits)
+        if hits is not None:
+            raise EngineError(f"{self.name} is no groove model: it cannot keep given hits")
         if self.kind == "flat":
             return self._step_loop(z, self.total_steps, temperature, rng)[0]
         if self.kind == "hierarchical":
@@ -323,6 +346,28 @@ class Engine:
             offset += depth
         return out
 
+    def _groove_loop(self, z, temperature, rng, hits=None):
+        """GrooVAE's decoder: per step the graph gives hit logits, velocities and offsets; hits
+        are drawn here (Bernoulli at ``temperature``, 0 = logit > 0) or taken from ``hits``, and
+        the chosen hits with their velocities and offsets (zero elsewhere) are the next input."""
+        batch, c = z.shape[0], self.codec.num_classes
+        if hits is not None:
+            hits = np.asarray(hits, np.float32)
+            if hits.shape != (batch, self.total_steps, c):
+                raise EngineError(f"hits to keep must have shape {[batch, self.total_steps, c]}, "
+                                  f"got {list(hits.shape)}")
+        state = self.bundle.run("decoder_init", z)
+        prev = np.zeros((batch, 3 * c), np.float32)
+        values = np.zeros((batch, self.total_steps, 3 * c), np.float32)
+        for t in range(self.total_steps):
+            outputs, *state = self.bundle.run("decoder_step", prev, z, *state)
+            chosen = (hits[:, t] if hits is not None
+                      else sample_bernoulli(outputs[:, :c], temperature, rng).astype(np.float32))
+            prev = np.concatenate([chosen, outputs[:, c:2 * c] * chosen,
+                                   outputs[:, 2 * c:] * chosen], -1).astype(np.float32)
+            values[:, t] = prev
+        return self.codec.from_output(values)
+
     def _decode_hierarchical(self, z, temperature, rng):
         """The conductor emits one embedding per bar; the bar decoder restarts from it (the
         previous token carries over the bar line, as in Magenta, unless model.json says not)."""
@@ -390,6 +435,153 @@ class Engine:
         zs = slerp(np.repeat(z, int(n), axis=0), noise, float(amount))
         return self.decode(zs, temperature, int(rng.integers(2**31)))
 
+    # -- Groove, Drumify, Continue ----------------------------------------------------------
+    #: the tools of DESIGN.md an engine call serves, and the groove input each groove tool needs
+    TOOLS = ("sample", "interpolate", "vary", "continue", "groove", "drumify")
+    GROOVE_INPUTS = {"groove": "humanize", "drumify": "tap"}
+
+    def offers(self, tool: str) -> bool:
+        """Whether this model serves ``tool`` (one of :data:`TOOLS`), as its engine call does::
+
+            >>> [t for t in Engine.TOOLS if Engine.load("mel_2bar").offers(t)]
+            ['sample', 'interpolate', 'vary', 'continue']
+        """
+        if tool == "sample":
+            return True
+        if tool in ("interpolate", "vary"):
+            return "encoder" in (self.bundle.meta.get("graphs") or {})
+        if tool == "continue":
+            return self.kind == "flat" and self.codec.name in ("melody", "drums")
+        if tool in self.GROOVE_INPUTS:
+            return self.kind == "groove" and \
+                getattr(self.codec, "input_transform", None) == self.GROOVE_INPUTS[tool]
+        return False
+
+    def groove(self, clip: Clip, temperature: float = 0.5, seed: int | None = None,
+               keep_hits: bool = True) -> Clip:
+        """Groove (humanize): the clip's drum hits played with velocities and microtiming.
+
+        Needs a groove model with the ``humanize`` input (groove_2bar). The clip is read as a
+        quantized, flat-velocity pattern (its own timing and velocities are not looked at), in
+        windows of the model's bars; with ``keep_hits`` (default) exactly the clip's hits come
+        back (General MIDI pitches of their class), else the model may add or drop hits
+        (Bernoulli at ``temperature``). The result is the clip's length in whole bars."""
+        self._need_groove("humanize", "groove", "groove_2bar")
+        windows, length = self._groove_windows(clip, "drum hits")
+        mu = self.run_encoder(self.codec.to_input(windows).astype(np.float32),
+                              np.full(len(windows), self.total_steps, np.int64))
+        hits = windows[..., :self.codec.num_classes] if keep_hits else None
+        self.warnings = []
+        return self._joined(self.decode_tokens(mu, temperature, seed, hits=hits), clip, length)
+
+    def drumify(self, clip: Clip, temperature: float = 0.5, seed: int | None = None) -> Clip:
+        """Drumify (tap2drum): a drum groove for the rhythm of any clip.
+
+        Needs a groove model with the ``tap`` input (drumify_2bar). Every note of the clip, of
+        any instrument, is a tap (timing kept; the loudest of a 16th counts); the model answers
+        with full drums, hits drawn at ``temperature`` (0: the likeliest pattern). A window
+        with taps that comes back empty is drawn again with fresh randomness, up to
+        ``GUARD_TRIES`` times (``engine.warnings`` says when that did not help); a window
+        without taps stays silent. The result is the clip's length in whole bars."""
+        self._need_groove("tap", "drumify", "drumify_2bar")
+        windows, length = self._groove_windows(clip, "notes")
+        mu = self.run_encoder(self.codec.to_input(windows).astype(np.float32),
+                              np.full(len(windows), self.total_steps, np.int64))
+        c, rng = self.codec.num_classes, make_rng(seed)
+        tapped = windows[..., :c].any(axis=(1, 2))
+        tokens = np.zeros_like(windows)
+        tokens[tapped] = self.decode_tokens(mu[tapped], temperature, int(rng.integers(2**31)))
+        self.warnings = []
+        for i in np.flatnonzero(tapped):
+            for _ in range(GUARD_TRIES if temperature > 0 else 0):
+                if tokens[i, :, :c].any():
+                    break
+                tokens[i:i + 1] = self.decode_tokens(mu[i:i + 1], temperature,
+                                                     int(rng.integers(2**31)))
+            if not tokens[i, :, :c].any():
+                self.warnings.append(f"window {i + 1}: no drum hits for these taps")
+        return self._joined(tokens, clip, length)
+
+    def continue_(self, clip: Clip, bars: int = 2, temperature: float = 0.5,
+                  seed: int | None = None) -> Clip:
+        """Continue: the clip, kept as it is, followed by ``bars`` new bars in its style.
+
+        For flat melody and drum models (mel_2bar, drums_2bar). The clip is read in whole bars;
+        each round encodes the last window of the model's length (the clip tiled if shorter) to
+        z, feeds the decoder the last ``bars - 1`` model bars of the music so far as if it had
+        written them (teacher forcing), then lets it run free for the bar(s) after them at
+        ``temperature``, until ``bars`` bars are written (docs/groove.md#continue)."""
+        if not self.offers("continue"):
+            raise EngineError(f"{self.name} cannot continue a clip (continue needs a 2-bar "
+                              f"melody or drums model such as mel_2bar or drums_2bar)")
+        if isinstance(bars, bool) or int(bars) != bars or not 1 <= int(bars) <= 64:
+            raise EngineError(f"bars must be a whole number in 1..64, got {bars}")
+        if not np.isfinite(temperature) or temperature < 0:
+            raise EngineError(f"temperature must be a number >= 0, got {temperature}")
+        bars, spb, window = int(bars), self.steps_per_bar, self.total_steps
+        clip_bars = self._whole_bars(clip)
+        music = self.tokens(clip, clip_bars * spb)
+        if not music.any():
+            raise EngineError(f"nothing to continue: no notes {self.name} can read in the clip")
+        primer = min(len(music), window - spb)
+        rng = make_rng(seed)
+        self.warnings = []
+        for attempt in range(GUARD_TRIES + 1):
+            tokens = music
+            while len(tokens) < len(music) + bars * spb:
+                recent = tokens[-window:] if len(tokens) >= window else np.resize(tokens, window)
+                z = self.run_encoder(self.codec.to_input(recent)[None].astype(np.float32),
+                                     np.array([window], np.int64))
+                tokens = np.concatenate([tokens, self._primed(z, tokens[-primer:], window - primer,
+                                                              temperature, rng)])
+            new = tokens[len(music):len(music) + bars * spb]
+            added = self.codec.decode(new)
+            if added.notes or temperature <= 0 or attempt == GUARD_TRIES:
+                break
+        if not added.notes:
+            self.warnings.append(f"clip 1: the {bars} new bar(s) have no notes")
+        start = clip_bars * 4.0
+        notes = list(clip.notes) + [replace(n, start=n.start + start, end=n.end + start,
+                                            program=_program(clip, n)) for n in added.notes]
+        return clip.copy(notes=notes, length=start + bars * 4.0)
+
+    def _primed(self, z, primer: np.ndarray, steps: int, temperature: float, rng) -> np.ndarray:
+        """``steps`` tokens after the decoder was fed ``primer`` as its own first tokens."""
+        state = self.bundle.run("decoder_init", z)
+        prev = np.zeros((1, sum(self.output_depths)), np.float32)
+        for token in primer:
+            _, *state = self.bundle.run("decoder_step", prev, z, *state)
+            prev = self._feedback(np.array([token]))
+        return self._step_loop(z, steps, temperature, rng, prev=prev, state=state)[0][0]
+
+    def _need_groove(self, transform: str, tool: str, model: str) -> None:
+        if not self.offers(tool):
+            raise EngineError(f"{self.name} cannot {tool}: {tool} needs a groove model with the "
+                              f"{transform} input, such as {model}")
+
+    def _whole_bars(self, clip: Clip) -> int:
+        if not isinstance(clip, Clip):
+            raise EngineError(f"expected a Clip, got {type(clip).__name__}")
+        return max(1, int(np.ceil(clip.length * self.steps_per_quarter / self.steps_per_bar - 1e-9)))
+
+    def _groove_windows(self, clip: Clip, what: str) -> tuple[np.ndarray, int]:
+        """The clip's groove tokens cut into windows of the model's length -> ([N, T, 27], bars):
+        encoded whole, so a hit played just before a window's first beat belongs to it."""
+        bars = self._whole_bars(clip)
+        windows = -(-bars // self.bars)
+        tokens = self.tokens(clip, windows * self.total_steps)
+        if not tokens[:, :self.codec.num_classes].any():
+            raise EngineError(f"no {what} to work with in the clip (drum hits are read with the "
+                              f"General MIDI drum map)" if what == "drum hits" else
+                              f"no {what} to work with in the clip")
+        return tokens.reshape(windows, self.total_steps, -1), bars
+
+    def _joined(self, windows: np.ndarray, clip: Clip, bars: int) -> Clip:
+        """Groove windows [N, T, 27] decoded as one performance (a hit ahead of a window's first
+        beat stays ahead of it), cut to ``bars`` bars, at the input's tempo."""
+        played = self.codec.decode(windows.reshape(-1, windows.shape[-1]), tempo=clip.tempo)
+        return played.slice(0.0, bars * 4.0)
+
 
 class _StepBinding:
     """decoder_step on preallocated buffers: two ONNX Runtime IOBindings (state A -> B, B -> A)
@@ -426,6 +618,13 @@ class _StepBinding:
         """Step ``step`` of the loop; returns the logits buffer (overwritten by the next)."""
         self.session.run_with_iobinding(self.bindings[step % 2])
         return self.logits
+
+
+def _program(clip: Clip, note: Note) -> int:
+    """The program of the clip's first pitched note (a continuation plays the same instrument)."""
+    if note.is_drum:
+        return note.program
+    return next((n.program for n in clip.notes if not n.is_drum), note.program)
 
 
 def _into_range(note: Note, low: int, high: int) -> Note:

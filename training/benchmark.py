@@ -272,6 +272,124 @@ def format_benchmark(report: dict) -> str:
     return "\n".join(lines)
 
 
+# -- grooves (GrooVAE: hits, velocities, timing) --------------------------------------------------
+
+#: a 16th note at 120 BPM lasts 125 ms: timing errors in steps are also shown in these ms
+MS_PER_STEP_AT_120 = 125.0
+
+
+def groove_scores(codec, pred: np.ndarray, target: np.ndarray) -> dict:
+    """A predicted performance against the played take, both groove tokens [N, T, 3 * classes]:
+    hit precision / recall / F1 over (window, step, drum class) cells, also per class; and on
+    the hits both played and predicted, the mean absolute velocity error (MIDI units) and timing
+    error (in steps; ``timing_error_ms`` at 120 BPM). ``steps``: share of steps whose hits are all
+    right. Without any matched hit the two errors are None (nothing to measure)."""
+    from runtime.codecs.drums import DRUM_CLASS_NAMES
+
+    pred, target = np.asarray(pred), np.asarray(target)
+    c = codec.num_classes
+    played, predicted = target[..., :c] > 0, pred[..., :c] > 0
+    both = played & predicted
+    hits = _prf(int(both.sum()), int(predicted.sum()), int(played.sum()))
+    names = DRUM_CLASS_NAMES if c == len(DRUM_CLASS_NAMES) else [f"class{k}" for k in range(c)]
+    hits["per_part"] = {name: _prf(int(both[..., k].sum()), int(predicted[..., k].sum()),
+                                   int(played[..., k].sum())) for k, name in enumerate(names)}
+    matched = int(both.sum())
+    velocity = np.abs(pred[..., c:2 * c] - target[..., c:2 * c])[both]
+    timing = np.abs(pred[..., 2 * c:] - target[..., 2 * c:])[both] / codec.offset_units
+    timing_steps = float(timing.mean()) if matched else None
+    return {"steps": float((played == predicted).all(-1).mean()), "hits": hits,
+            "matched_hits": matched,
+            "velocity_error": float(velocity.mean()) if matched else None,
+            "timing_error_steps": timing_steps,
+            "timing_error_ms": timing_steps * MS_PER_STEP_AT_120 if matched else None}
+
+
+def copy_the_input(codec, windows: np.ndarray, velocity: float) -> np.ndarray:
+    """The "copy the input" baseline: what the encoder reads, played back as it is (humanize:
+    the quantized hits; tap: the tapped line on its channel, with its timing), every hit at the
+    flat ``velocity``; a ``full`` input is the performance itself."""
+    x = codec.to_input(np.asarray(windows))
+    if codec.input_transform != "full":
+        c = codec.num_classes
+        x[..., c:2 * c] = velocity / 127.0
+    return codec.from_output(x)
+
+
+def mean_hit_velocity(codec, windows: np.ndarray) -> float:
+    """Mean MIDI velocity of the played hits (the flat velocity of the copy baseline)."""
+    c = codec.num_classes
+    hits = np.asarray(windows)[..., :c] > 0
+    return float(np.asarray(windows)[..., c:2 * c][hits].mean()) if hits.any() else 80.0
+
+
+def groove_benchmark(codec, windows: np.ndarray, encode: Callable[[np.ndarray], np.ndarray],
+                     decode: Callable[..., np.ndarray], train: np.ndarray | None = None,
+                     batch_size: int = 64, progress: bool = False) -> dict:
+    """Score a groove model on ``windows`` (the played takes) beside "copy the input".
+
+    ``encode``: windows -> mu (through the codec's input transform); ``decode(mu, hits=None)``:
+    tokens at temperature 0, the given hits kept when ``hits`` is not None. Rows: ``model``
+    (hits decoded freely), for a humanize model also ``model, hits kept`` (what Groove plays:
+    the player's hits, the model's velocities and timing), and ``copy the input`` at the train
+    split's mean hit velocity."""
+    from tqdm import tqdm
+
+    c = codec.num_classes
+    free, kept = [], []
+    keep = codec.input_transform == "humanize"
+    for begin in tqdm(range(0, len(windows), batch_size), desc="reconstruct", unit="batch",
+                      disable=not progress):
+        chunk = windows[begin:begin + batch_size]
+        mu = np.asarray(encode(chunk))
+        free.append(np.asarray(decode(mu)))
+        if keep:
+            kept.append(np.asarray(decode(mu, hits=chunk[..., :c])))
+    velocity = mean_hit_velocity(codec, train if train is not None and len(train) else windows)
+    rows = {"model": groove_scores(codec, np.concatenate(free), windows)}
+    if keep:
+        rows["model, hits kept"] = groove_scores(codec, np.concatenate(kept), windows)
+    rows["copy the input"] = groove_scores(codec, copy_the_input(codec, windows, velocity), windows)
+    return {"windows": int(len(windows)), "rows": rows, "input_transform": codec.input_transform,
+            "copy_velocity": round(velocity, 2)}
+
+
+def format_groove_benchmark(report: dict) -> str:
+    """One row per predictor: steps, hit P/R/F1, velocity error, timing error."""
+    head = ["", "steps", "hits P", "hits R", "hits F1", "vel err", "time err", "ms@120"]
+    lines = [f"{head[0]:<18}" + "".join(f"{h:>9}" for h in head[1:])]
+    for name, r in report["rows"].items():
+        values = [r["steps"], r["hits"]["precision"], r["hits"]["recall"], r["hits"]["f1"],
+                  r["velocity_error"], r["timing_error_steps"], r["timing_error_ms"]]
+        lines.append(f"{name:<18}" + "".join(f"{'-':>9}" if v is None else f"{v:>9.3f}"
+                                             for v in values))
+    parts = report["rows"]["model"]["hits"]["per_part"]
+    lines.append("model hits per class (F1): " + ", ".join(f"{k} {v['f1']:.2f}"
+                                                           for k, v in parts.items()))
+    lines.append(f"velocity error in MIDI units, timing error in steps (16ths) and in ms at 120 "
+                 f"BPM, on the hits both played and predicted; input {report['input_transform']}, "
+                 f"copy-the-input velocity {report['copy_velocity']:g} (train mean)")
+    return "\n".join(lines)
+
+
+def groove_summary(report: dict, command: str) -> dict:
+    """The groove benchmark in a few numbers per row (model.json ``evaluation.benchmark``)."""
+    b = report["benchmark"]
+    def rounded(value, digits):
+        return None if value is None else round(value, digits)
+
+    rows = {name: {"steps": round(r["steps"], 4), "hits_f1": round(r["hits"]["f1"], 4),
+                   "hits_precision": round(r["hits"]["precision"], 4),
+                   "hits_recall": round(r["hits"]["recall"], 4),
+                   "velocity_error": rounded(r["velocity_error"], 3),
+                   "timing_error_steps": rounded(r["timing_error_steps"], 4),
+                   "timing_error_ms_120bpm": rounded(r["timing_error_ms"], 2)}
+            for name, r in b["rows"].items()}
+    return {"split": report.get("split"), "windows": b["windows"], "rows": rows,
+            "input_transform": b["input_transform"], "copy_velocity": b["copy_velocity"],
+            "decoding": "z = posterior mean, hits at threshold 0.5", "command": command}
+
+
 # -- what model.json records ----------------------------------------------------------------------
 
 def notes_per_bar(codec, windows: np.ndarray, bars: int, limit: int = 4000, seed: int = 0) -> dict:

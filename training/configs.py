@@ -56,6 +56,9 @@ class TrainConfig:
     checkpoint_every: int = 500
     eval_every: int = 500
     eval_batches: int = 4
+    #: write prior samples and a reconstruction as MIDI into RUN/samples/step_N every this many
+    #: steps (-1: every eval_every steps; 0: never)
+    sample_every: int = -1
     #: abort after this many non-finite steps in a row
     max_bad_steps: int = 20
     #: torch threads per process (0 = torch's default)
@@ -263,3 +266,5 @@ _add(Config("lb-trio_16bar", _mvae(
 
 # the other papers' models and the baselines (engineer D), registered into CONFIGS above
 from . import configs_papers  # noqa: E402,F401
+# GrooVAE: Magenta's groovae configs and the lb-groovae_* ones (training/configs_groove.py)
+from . import configs_groove  # noqa: E402,F401

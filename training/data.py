@@ -12,10 +12,11 @@ of (seed, epoch) and a resumed run sees exactly the batches it would have seen::
     (torch.Size([3, 32, 90]), torch.Size([3, 32]), [32, 32, 32])
 
 ``inputs`` is the codec's ``to_input`` (float32), ``tokens`` the int64 targets and ``lengths``
-the number of valid steps (all windows of a dataset have the same length).
+the number of valid steps (all windows of a dataset have the same length). A codec with
+continuous outputs (groove) adds ``targets``, its ``to_output`` of the tokens (float32).
 
 Transposition augmentation happens here, at load time, only for codecs with pitched parts
-(melody; trio's melody and bass) and only when the shards were not transposed by ``prepare``
+(melody; trio's melody and bass; the pitch field of note events) and only when the shards were not transposed by ``prepare``
 already (manifest ``augment.transpose``). Each example gets a shift drawn from [low, high]; a
 shift that would push a note out of the codec's range is replaced by no shift.
 """
@@ -25,10 +26,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .shards import DatasetError, load_split, read_manifest  # noqa: F401  (DatasetError re-exported)
+from runtime.codecs.melody import FIRST_PITCH_CLASS  # 0 = no event, 1 = note-off, then pitches
 
-#: first class id that is a pitch in the melody codec (0 = no event, 1 = note-off)
-FIRST_PITCH_CLASS = 2
+from .shards import DatasetError, load_split, read_manifest  # noqa: F401  (DatasetError re-exported)
 
 
 class WindowDataset:
@@ -74,33 +74,42 @@ class WindowDataset:
         # one window at a time: codecs define to_input on a single token array
         inputs = np.stack([self.codec.to_input(w) for w in tokens]).astype(np.float32)
         lengths = np.full(len(tokens), tokens.shape[1], dtype=np.int64)
-        return {"inputs": torch.from_numpy(inputs), "tokens": torch.from_numpy(tokens),
-                "lengths": torch.from_numpy(lengths)}
+        batch = {"inputs": torch.from_numpy(inputs), "tokens": torch.from_numpy(tokens),
+                 "lengths": torch.from_numpy(lengths)}
+        if hasattr(self.codec, "to_output"):  # continuous targets (groove), scaled by the codec
+            batch["targets"] = torch.from_numpy(self.codec.to_output(tokens))
+        return batch
 
 
-def _pitched_parts(codec) -> list[tuple[int | None, int]]:
-    """(column or None for 1-D tokens, number of classes) for each melody-like part."""
+def _pitched_parts(codec) -> list[tuple]:
+    """(column or None for 1-D tokens, number of classes[, first pitch class]) for each part
+    whose classes are semitones from some first class on (2 in melodies: 0 = no event, 1 =
+    note-off; 0 in the note-event pitch field)."""
     if codec.name == "melody":
         return [(None, codec.output_depth)]
     if codec.name == "trio":
         return [(0, codec.output_depths[0]), (1, codec.output_depths[1])]
+    if codec.name == "note_events":
+        return [(2, codec.field_sizes[2], 0)]
     return []
 
 
 def transpose_tokens(tokens: np.ndarray, shifts: np.ndarray, parts) -> np.ndarray:
-    """Shift the pitch classes of every example by its semitone shift (0 where out of range)."""
+    """Shift the pitch classes of every example by its semitone shift (0 where out of range).
+    ``parts``: (column or None, classes[, first pitch class = FIRST_PITCH_CLASS]) per part."""
     shifts = np.asarray(shifts, dtype=np.int64).copy()
-    views = [tokens if column is None else tokens[..., column] for column, _ in parts]
-    for view, (_, classes) in zip(views, parts):
-        pitched = view >= FIRST_PITCH_CLASS
+    parts = [(part[0], part[1], part[2] if len(part) > 2 else FIRST_PITCH_CLASS) for part in parts]
+    views = [tokens if column is None else tokens[..., column] for column, _, _ in parts]
+    for view, (_, classes, first) in zip(views, parts):
+        pitched = view >= first
         axes = tuple(range(1, view.ndim))
         lowest = np.where(pitched, view, classes).min(axis=axes)
         highest = np.where(pitched, view, -1).max(axis=axes)
-        fits = (lowest + shifts >= FIRST_PITCH_CLASS) & (highest + shifts <= classes - 1)
+        fits = (lowest + shifts >= first) & (highest + shifts <= classes - 1)
         shifts = np.where(fits | (highest < 0), shifts, 0)
     out = tokens.copy()
-    for column, _ in parts:
+    for column, _, first in parts:
         view = out if column is None else out[..., column]
         shift = shifts.reshape((-1,) + (1,) * (view.ndim - 1))
-        view[...] = np.where(view >= FIRST_PITCH_CLASS, view + shift, view)
+        view[...] = np.where(view >= first, view + shift, view)
     return out

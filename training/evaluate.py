@@ -2,9 +2,10 @@
 
     $ python -m training.evaluate runs/mel --data data/mel_2bar
     $ python -m training.evaluate runs/mel/checkpoint.pt --data data/mel_2bar --split valid \\
-          --max-examples 512 --samples 128 --json runs/mel/eval.json
+          --max-examples 512 --samples 128 -o runs/mel/eval.json
 
-Prints one table (and writes it as JSON with ``--json``, atomically):
+Prints one table (and writes it as JSON with ``-o/--out FILE.json``, atomically; ``--json``
+is the old name of the flag):
 
 - teacher-forced next-step accuracy and free-running reconstruction accuracy (the columns of
   MusicVAE's Table 1): z = posterior mean, greedy (argmax) decoding; a step of a multi-field
@@ -30,7 +31,6 @@ Works for every model kind of the registry: MusicVAE and its variants (``musicva
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -41,6 +41,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from tqdm import tqdm
+
+from runtime.cli import Parser, fail
 
 from . import benchmark, metrics
 from .data import DatasetError, WindowDataset
@@ -202,7 +204,7 @@ def _train_windows(train_data, data, codec) -> np.ndarray | None:
         return None
     if not len(train):
         return None
-    if train.codec.config() != codec.config():
+    if train.codec.token_config() != codec.token_config():
         if train.codec.name != codec.name:
             raise EvaluationError(f"{train_data}: codec {train.codec.name!r}, but the model "
                                   f"uses {codec.name!r}")
@@ -218,6 +220,12 @@ def evaluate_checkpoint(checkpoint, data, split: str = "test", train_data=None,
 
     model, config, codec = load_checkpoint(checkpoint)
     dataset = _dataset(data, split, max_examples)
+    if getattr(model, "groove", False):
+        report = _groove_checkpoint(model, codec, dataset, data, train_data,
+                                    options.get("batch_size", 64), options.get("progress", False))
+        report.update(config=config.name, kind=config.model.kind, data=str(data), split=split,
+                      checkpoint=str(checkpoint))
+        return report
     if dataset.codec.config() != codec.config():
         raise EvaluationError(f"{data} uses codec {dataset.codec.config()['name']!r} with other "
                               f"settings than the checkpoint's {codec.config()['name']!r}; "
@@ -241,6 +249,34 @@ def evaluate_checkpoint(checkpoint, data, split: str = "test", train_data=None,
     return report
 
 
+def _groove_data(codec, dataset: WindowDataset, data) -> None:
+    """A groove model reads the dataset's tokens through its own input transform."""
+    if dataset.codec.token_config() != codec.token_config():
+        raise EvaluationError(f"{data} holds {dataset.codec.name!r} windows that differ from the "
+                              f"model's {codec.name!r} codec; evaluate on groove data "
+                              "(python -m training.prepare ... --kind groove)")
+    dataset.codec = codec
+
+
+def _groove_checkpoint(model, codec, dataset, data, train_data, batch_size, progress) -> dict:
+    """Hits, velocities and timing of a GrooVAE checkpoint beside "copy the input"."""
+    _groove_data(codec, dataset, data)
+
+    def encode(tokens):
+        batch = dataset.batch_of(tokens)
+        with torch.no_grad():
+            return model.encode(batch["inputs"], batch["lengths"])[0].numpy()
+
+    def decode(z, hits=None):
+        hits = None if hits is None else torch.as_tensor(hits, dtype=torch.float32)
+        values = model.sample(torch.as_tensor(z, dtype=torch.float32), 0.0, hits=hits)
+        return codec.from_output(values.numpy())
+
+    return {"groove": True, "examples": len(dataset), "benchmark": benchmark.groove_benchmark(
+        codec, dataset.tokens, encode, decode, _train_windows(train_data, data, codec),
+        batch_size=batch_size, progress=progress)}
+
+
 def evaluate_bundle(bundle, data, split: str = "test", train_data=None, max_examples: int = 0,
                     batch_size: int = 64, seed: int = 0, progress: bool = False) -> dict:
     """The benchmark table of an exported bundle, run by onnxruntime as the runtime plays it."""
@@ -251,6 +287,26 @@ def evaluate_bundle(bundle, data, split: str = "test", train_data=None, max_exam
     except EngineError as exc:
         raise EvaluationError(str(exc)) from None
     dataset = _dataset(data, split, max_examples)
+    if engine.kind == "groove":
+        _groove_data(engine.codec, dataset, data)
+        if dataset.steps != engine.total_steps:
+            raise EvaluationError(f"{data} has windows of {dataset.steps} steps, the bundle "
+                                  f"decodes {engine.total_steps}")
+
+        def encode(tokens):
+            inputs = engine.codec.to_input(tokens).astype(np.float32)
+            return engine.run_encoder(inputs, np.full(len(tokens), tokens.shape[1], np.int64))
+
+        def decode(z, hits=None):
+            return engine.decode_tokens(z, temperature=0.0, seed=0, hits=hits)
+
+        report = {"groove": True, "benchmark": benchmark.groove_benchmark(
+            engine.codec, dataset.tokens, encode, decode,
+            _train_windows(train_data, data, engine.codec), batch_size=batch_size,
+            progress=progress)}
+        report.update(config=engine.name, kind=f"bundle, {engine.kind}", data=str(data),
+                      split=split, examples=len(dataset), bundle=str(bundle))
+        return report
     if dataset.codec.name != engine.codec.name:
         raise EvaluationError(f"{data} uses codec {dataset.codec.name!r}, the bundle "
                               f"{engine.codec.name!r}; evaluate on data of the same kind")
@@ -281,7 +337,8 @@ def record_bundle(bundle, report: dict, train_data, command: str) -> None:
                                               else max(1, engine.bars))
     except DatasetError:
         pass
-    benchmark.record(bundle, benchmark.summary(report, command.replace(" --record", "")), density)
+    summarize = benchmark.groove_summary if report.get("groove") else benchmark.summary
+    benchmark.record(bundle, summarize(report, command.replace(" --record", "")), density)
 
 
 # -- output -------------------------------------------------------------------------------------
@@ -289,6 +346,9 @@ def record_bundle(bundle, report: dict, train_data, command: str) -> None:
 def format_report(r: dict) -> str:
     head = (f"model {r.get('config', '?')} ({r.get('kind', '?')}) on {r.get('data', '?')} "
             f"[{r.get('split', '?')}, {r['examples']} windows], z = mu, argmax decoding")
+    if r.get("groove"):
+        return head.replace("argmax decoding", "hits at threshold 0.5") + "\n" + \
+            benchmark.format_groove_benchmark(r["benchmark"])
     table = benchmark.format_benchmark(r["benchmark"]) if "benchmark" in r else ""
     if "latent" not in r:
         return head + "\n" + table
@@ -340,15 +400,21 @@ def write_json(path, report: dict) -> None:
         raise
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+def build_parser() -> Parser:
+    p = Parser(
         prog="python -m training.evaluate",
         description="Evaluate a checkpoint: Table-1 accuracies, KL, MI, active units, "
-                    "interpolation smoothness and mgeval statistics of samples vs data.")
+                    "interpolation smoothness and mgeval statistics of samples vs data.",
+        examples=["python -m training.evaluate runs/mel_2bar --data data/mel_2bar",
+                  "python -m training.evaluate runs/mel_2bar/best.pt --data data/mel_2bar "
+                  "--split valid -o runs/mel_2bar/eval.json",
+                  "python -m training.evaluate runtime/models/mel_2bar --data data/mel_2bar "
+                  "--split test --record"])
     p.add_argument("checkpoint", metavar="MODEL",
                    help="checkpoint.pt, a run folder holding one, or an exported bundle folder "
                         "(model.json + ONNX graphs: scored through the runtime's engine)")
-    p.add_argument("--data", required=True, help="dataset folder (python -m training.prepare)")
+    p.add_argument("--data", required=True, metavar="DIR",
+                   help="dataset folder (python -m training.prepare)")
     p.add_argument("--split", default="test", choices=("train", "valid", "test", "all"),
                    help="split of --data to score (default test; all = every split, e.g. a "
                         "held-out folder prepared with --valid 0 --test 1)")
@@ -362,9 +428,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pairs", type=int, default=8, help="interpolation pairs (default 8)")
     p.add_argument("--interp-steps", type=int, default=11, help="points per interpolation path")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
-    p.add_argument("--json", metavar="PATH", help="also write the report as JSON (atomically)")
+    p.add_argument("-o", "--out", "--json", dest="json", metavar="FILE.json",
+                   help="also write the report as JSON (atomically; --json is the old name)")
     p.add_argument("--record", action="store_true",
                    help="bundle only: write the figures into its model.json (evaluation.benchmark) "
                         "with the training data's notes per bar (data.notes_per_bar)")
@@ -373,19 +440,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     from .configs import ConfigError
     from .train import TrainingError
 
     for name in ("batch_size", "interp_steps"):
         if getattr(args, name) < 1 or (name == "interp_steps" and args.interp_steps < 2):
-            print(f"error: --{name.replace('_', '-')} is too small", file=sys.stderr)
-            return 2
+            parser.error(f"--{name.replace('_', '-')} is too small")
     if args.samples < 0 or args.pairs < 0 or args.max_examples < 0 \
             or not math.isfinite(args.temperature):
-        print("error: --samples, --pairs and --max-examples must be >= 0, --temperature finite",
-              file=sys.stderr)
-        return 2
+        parser.error("--samples, --pairs and --max-examples must be >= 0, --temperature finite")
+    if args.record and not (Path(args.checkpoint) / "model.json").is_file():
+        parser.error("--record writes into a bundle's model.json; MODEL is not a bundle folder")
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     try:
@@ -403,14 +470,9 @@ def main(argv=None) -> int:
                                          temperature=args.temperature, seed=args.seed,
                                          progress=not args.quiet)
     except (EvaluationError, DatasetError, TrainingError, ConfigError, ValueError) as exc:
-        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 1
+        return fail(exc)
     print(format_report(report))
     if args.record:
-        if "bundle" not in report:
-            print("error: --record writes into a bundle's model.json; MODEL is a checkpoint",
-                  file=sys.stderr)
-            return 2
         record_bundle(args.checkpoint, report, args.train_data or args.data,
                       "python -m training.evaluate " + " ".join(argv if argv is not None
                                                                 else sys.argv[1:]))

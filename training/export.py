@@ -1,7 +1,9 @@
 """Export a trained checkpoint to a model bundle: ONNX step graphs + model.json, self-verified.
 
-    $ python -m training.export runs/mel_2bar/checkpoint.pt runtime/models/mel_2bar
-    $ python -m training.export CHECKPOINT OUT_DIR --name mel_2bar --data data/mel_2bar
+    $ python -m training.export runs/mel_2bar -o my_bundle      # the run's checkpoint.pt
+    $ python -m training.export runs/mel_2bar/best.pt -o runtime/models/mel_2bar --data data/mel_2bar
+
+Without ``--data`` the checks use the dataset the run trained on (recorded by training.train).
 
 or from Python, with a model in memory::
 
@@ -16,7 +18,9 @@ hierarchical models; ``decoder_step_{dt,t,p}.onnx`` for the note-unrolling model
 ``model.json``. Sampling stays outside the graphs (runtime/sampling.py).
 
 The export verifies itself before anything lands in ``OUT_DIR``: ``onnx.checker`` on every
-graph; ONNX vs PyTorch on real inputs for every graph and every decoder step (max abs diff); and
+graph; ONNX vs PyTorch on real inputs for every graph and every decoder step (max abs diff,
+within ``TOLERANCE``, or where the model itself amplifies float32 rounding, within what PyTorch's
+own float32 run misses a float64 one by: see :func:`judge_parity`); and
 a whole free-running argmax rollout through the torch-free runtime engine against the PyTorch
 rollout (tokens must be identical). Files are written to a temporary folder next to ``OUT_DIR``
 and renamed into place only when all checks pass.
@@ -24,8 +28,8 @@ and renamed into place only when all checks pass.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
+import copy
 import functools
 import io
 import json
@@ -44,10 +48,16 @@ import torch
 from torch import nn
 
 from runtime.bundle import FORMAT_VERSION, BundleError, sha256
+from runtime.cli import Parser, fail
 from runtime.codecs import Codec, codec_from_config
 
 #: parity tolerances: ONNX and PyTorch run the same float32 math in a different order
 TOLERANCE = 1e-3
+#: a long recurrence with large weights amplifies float32 rounding step by step (in a 2048-unit
+#: encoder with weight std 0.2 PyTorch's own float32 run drifts ~1.4x per step from float64, to
+#: 1.5 at step 32): there ONNX may differ from PyTorch float32 by TOLERANCE + FLOAT32_SLACK x that
+#: drift (2 = the triangle bound when ONNX is no farther from float64 than PyTorch is)
+FLOAT32_SLACK = 2.0
 #: batch size of the example inputs; odd and unusual so the batch axis of a state is findable
 EXAMPLE_BATCH = 7
 OPSET = 17
@@ -68,6 +78,9 @@ class _Step(nn.Module):
     def __init__(self, model: nn.Module, fn: Callable, n_fixed: int, has_state_in: bool):
         super().__init__()
         self.model, self.fn, self.n_fixed, self.has_state_in = model, fn, n_fixed, has_state_in
+        # torch.onnx.export puts the wrapper back in its own mode afterwards: let that be the
+        # model's (eval), or a model with dropout (GrooVAE) would be left training
+        self.train(model.training)
 
     def forward(self, *args):
         fixed, state = args[: self.n_fixed], tuple(args[self.n_fixed:])
@@ -104,9 +117,11 @@ def _dyn(names, tensors) -> dict[str, dict[int, str]]:
 
 
 def model_kind(model: nn.Module) -> str:
-    """'note_events' (seed 000), 'hierarchical' (has a conductor) or 'flat'."""
+    """'note_events' (seed 000), 'groove' (GrooVAE), 'hierarchical' (has a conductor) or 'flat'."""
     if hasattr(model, "decoder_step_dt"):
         return "note_events"
+    if getattr(model, "groove", False):
+        return "groove"
     if getattr(model, "hierarchical", False) or (
             hasattr(model, "conductor_step") and getattr(model, "conductor", None) is not None):
         return "hierarchical"
@@ -166,12 +181,14 @@ def build_graphs(model: nn.Module, kind: str, example_inputs: torch.Tensor,
     n = len(state)
     s_in, s_out = _state_names(n), _state_names(n, "_out")
     prev = torch.zeros(B, _feedback_depth(model))
+    # a groove step emits hit logits, velocities and offsets side by side, not only logits
+    out = "outputs" if kind == "groove" else "logits"
     graphs += [
         Graph("decoder_init", _Step(model, model.decoder_init, 1, False), (cond,), ["cond"], s_in,
               {"cond": {0: "batch"}, **_dyn(s_in, state)}),
         Graph("decoder_step", _Step(model, model.decoder_step, 2, True), (prev, cond, *state),
-              ["prev", "cond", *s_in], ["logits", *s_out],
-              {"prev": {0: "batch"}, "cond": {0: "batch"}, "logits": {0: "batch"},
+              ["prev", "cond", *s_in], [out, *s_out],
+              {"prev": {0: "batch"}, "cond": {0: "batch"}, out: {0: "batch"},
                **_dyn(s_in, state), **_dyn(s_out, state)}),
     ]
     return graphs
@@ -183,7 +200,11 @@ def _feedback_depth(model: nn.Module) -> int:
 
 
 def _feedback(model: nn.Module, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Argmax tokens [B, K] per part and their one-hot, as ``MusicVAE.sample`` feeds back."""
+    """Argmax tokens [B, K] per part and their one-hot, as ``MusicVAE.sample`` feeds back (a
+    GrooVAE: the thresholded hits with their velocities and offsets, twice)."""
+    if getattr(model, "groove", False):
+        prev = model.choose(logits, 0.0)
+        return prev, prev
     tokens = model.choose(logits, 0.0)
     return tokens, model.one_hot(tokens)
 
@@ -267,13 +288,120 @@ def check_parity(graph: Graph, path: Path, args: tuple | None = None) -> float:
     return diff
 
 
+def short_args(graph: Graph) -> tuple:
+    """The encoder's example inputs cut to (at most) two steps per sequence: no recurrence
+    long enough to amplify rounding, two steps so that the forget gate plays a part."""
+    inputs, lengths = graph.args
+    return inputs, lengths.clamp(max=min(2, inputs.shape[1]))
+
+
+def graph_parity(graph: Graph, path: Path) -> dict[str, float]:
+    """Max abs ONNX - PyTorch difference of a written graph on its example inputs; for the
+    encoder also on two-step sequences (``encoder_two_steps``), where only an export error,
+    never a drift of float32 rounding, can make the two differ."""
+    parity = {graph.key: check_parity(graph, path)}
+    if graph.key == "encoder":
+        parity["encoder_two_steps"] = check_parity(graph, path, short_args(graph))
+    return parity
+
+
+def float32_noise(graph: Graph, args: tuple | None = None) -> float:
+    """Max abs difference between the PyTorch module in float32 and a float64 copy of it on the
+    same inputs: how far float32 rounding alone moves the outputs (0.0 where the module cannot
+    run in float64)."""
+    args = graph.args if args is None else args
+    try:
+        double = copy.deepcopy(graph.module).double()
+        with torch.no_grad():
+            low = graph.module(*args)
+            high = double(*(a.double() if a.is_floating_point() else a for a in args))
+    except (RuntimeError, TypeError):   # an op without float64 or a fixed float32 tensor
+        return 0.0
+    low = low if isinstance(low, tuple) else (low,)
+    high = high if isinstance(high, tuple) else (high,)
+    return max((float((a.double() - b).abs().max()) for a, b in zip(low, high) if a.numel()),
+               default=0.0)
+
+
+def judge_parity(parity: dict[str, float], graphs: dict[str, Graph]) -> dict[str, float]:
+    """Raise ExportError for a check whose ONNX - PyTorch difference exceeds ``TOLERANCE`` +
+    ``FLOAT32_SLACK`` x the float32 noise of that graph on those inputs; returns the noise of
+    the checks over ``TOLERANCE`` (computed only for those; 0 = not computable, no slack).
+
+    Why: ONNX Runtime and PyTorch round differently, and a recurrence whose gates amplify small
+    differences (large weights, long sequences) carries that apart exponentially, PyTorch's own
+    float32 run from a float64 one as much as ONNX from PyTorch. A wrong export (gate order,
+    state layout, lengths) differs far more than that, and ``encoder_two_steps`` and the single
+    decoder steps have no such drift, so they are held to ``TOLERANCE`` in practice."""
+    noise = {}
+    for key, diff in parity.items():
+        if diff <= TOLERANCE:
+            continue
+        base = "encoder" if key == "encoder_two_steps" else key
+        if base in graphs:
+            graph = graphs[base]
+            noise[key] = float32_noise(graph, short_args(graph) if base != key else None)
+        allowed = TOLERANCE + FLOAT32_SLACK * noise.get(key, 0.0)
+        if diff > allowed:
+            raise ExportError(f"{key}: ONNX differs from PyTorch by {diff:.2e} (tolerance "
+                              f"{TOLERANCE:g} + {FLOAT32_SLACK:g} x float32 noise "
+                              f"{noise.get(key, 0.0):.2e})")
+    return noise
+
+
 @torch.no_grad()
-def torch_rollout(model: nn.Module, kind: str, z: torch.Tensor, notes: int = 0) -> np.ndarray:
+def torch_rollout(model: nn.Module, kind: str, z: torch.Tensor, notes: int = 0,
+                  codec: Codec | None = None) -> np.ndarray:
     """Greedy (argmax) rollout with the model's own sampler (written with its step functions):
-    the reference the runtime engine must reproduce token for token."""
+    the reference the runtime engine must reproduce token for token (a groove model's outputs
+    become the codec's tokens)."""
     if kind == "note_events":
         return _np(model.sample(z, notes, temperature=0.0))
+    if kind == "groove":
+        return codec.from_output(_np(model.sample(z, temperature=0.0)))
     return _np(model.sample(z, temperature=0.0))
+
+
+def rollouts_agree(kind: str, expected: np.ndarray, got: np.ndarray, codec: Codec) -> bool:
+    """Token for token; for a groove, the same hits and velocities / offsets within one unit
+    (float32 in two runtimes may round a value at .5 to either side)."""
+    if expected.shape != got.shape:
+        return False
+    if kind != "groove":
+        return bool(np.array_equal(expected, got))
+    c = codec.num_classes
+    return bool(np.array_equal(expected[..., :c], got[..., :c])
+                and np.abs(expected - got).max(initial=0) <= 1)
+
+
+@torch.no_grad()
+def rollout_near_ties(model: nn.Module, kind: str, z: torch.Tensor, got: np.ndarray) -> int | None:
+    """Where the runtime's argmax rollout left PyTorch's, was every differing choice a tie that
+    float32 cannot decide? PyTorch is run teacher-forced along the runtime's own tokens, in
+    float32 and in float64: each token the runtime chose must fall short of the best logit of its
+    part by at most ``TOLERANCE + 2 * FLOAT32_SLACK * noise`` (noise: the largest float32 -
+    float64 logit difference of that sequence so far; 2: a shortfall is a difference of two
+    logits). Returns the number of steps where the runtime took a near-tie, or None where one
+    shortfall is larger than that, or the model has no teacher-forced decoder (only categorical
+    MusicVAEs have one: other kinds must agree token for token)."""
+    if kind not in ("flat", "hierarchical") or not hasattr(model, "decode_teacher_forced"):
+        return None
+    tokens = torch.from_numpy(np.asarray(got)).long()
+    tokens = tokens.unsqueeze(-1) if tokens.dim() == 2 else tokens
+    chosen = model.one_hot(tokens)
+    prev = torch.cat([torch.zeros_like(chosen[:, :1]), chosen[:, :-1]], 1)
+    low = model.decode_teacher_forced(z, prev)
+    high = copy.deepcopy(model).double().decode_teacher_forced(z.double(), prev.double())
+    noise = (low.double() - high).abs().amax(-1).cummax(-1).values
+    shortfall = torch.zeros_like(noise)
+    silent = getattr(model, "silent_parts", ())
+    for k, part in enumerate(low.double().split(model.part_depths, -1)):
+        if k not in silent:
+            gap = part.amax(-1) - part.gather(-1, tokens[..., k:k + 1]).squeeze(-1)
+            shortfall = torch.maximum(shortfall, gap)
+    if bool((shortfall > TOLERANCE + 2 * FLOAT32_SLACK * noise).any()):
+        return None
+    return int((shortfall > 0).sum())
 
 
 def _step_parity(model, kind, graphs: dict[str, Graph], folder: Path, z: torch.Tensor,
@@ -400,7 +528,7 @@ def export_bundle(model: nn.Module, out_dir, *, name: str, codec: Codec, valid_t
                                   f"{[o['name'] for o in outputs]} differ from {g.inputs} -> {g.outputs}")
             specs[g.key] = {"file": path.name, "inputs": inputs, "outputs": outputs,
                             "sha256": sha256(path), "bytes": path.stat().st_size}
-            parity[g.key] = check_parity(g, path)
+            parity.update(graph_parity(g, path))
 
         with torch.no_grad():
             z = model.encode(x, lengths)[0].float()
@@ -409,15 +537,16 @@ def export_bundle(model: nn.Module, out_dir, *, name: str, codec: Codec, valid_t
         parity_steps = notes if kind == "note_events" else (
             steps_per_bar if kind == "hierarchical" else rollout_steps)
         parity["decoder_rollout_steps"] = _step_parity(model, kind, by_key, tmp, z, codec, parity_steps)
-        bad = {k: v for k, v in parity.items() if v > TOLERANCE}
-        if bad:
-            worst = max(bad, key=bad.get)
-            raise ExportError(f"{worst}: ONNX differs from PyTorch by {bad[worst]:.2e} "
-                              f"(tolerance {TOLERANCE:g})")
+        noise = judge_parity(parity, by_key)
 
         decoding = {}
         if kind == "note_events":
             decoding = {"notes": int(notes), "start_note": model.start_note(1)[0].tolist()}
+        elif kind == "groove":
+            # outputs: hit logits | velocities | offsets; hits drawn outside the graph
+            # (Bernoulli at temperature, 0 = logit > 0); prev = hits, velocities and offsets
+            # of the chosen hits (zero elsewhere)
+            decoding = {"feedback": "hits_velocities_offsets", "classes": int(model.classes)}
         elif kind == "hierarchical":
             decoding = {"feedback": "one_hot", "carry_prev_across_bars": True}
         else:
@@ -446,20 +575,25 @@ def export_bundle(model: nn.Module, out_dir, *, name: str, codec: Codec, valid_t
             "training": _jsonable(training or {}),
             "evaluation": _jsonable(evaluation or {}),
             "export": {"torch": torch.__version__, "onnx": onnx.__version__, "opset": OPSET,
-                       "max_abs_diff": parity, "tolerance": TOLERANCE},
+                       "max_abs_diff": parity, "tolerance": TOLERANCE,
+                       "float32_noise": noise, "float32_slack": FLOAT32_SLACK},
         }
         _write_json(tmp / "model.json", meta)
 
         # The whole runtime path (bundle loader + numpy loop) against the PyTorch rollout.
         engine = Engine.load(tmp)
         model.silent_parts = engine.silent_parts  # the reference keeps the same parts silent
-        expected = torch_rollout(model, kind, z, notes)
+        expected = torch_rollout(model, kind, z, notes, codec)
         got = engine.decode_tokens(_np(z), temperature=0.0)
-        if expected.shape != got.shape or not np.array_equal(expected, got):
+        identical = rollouts_agree(kind, expected, got, codec)
+        ties = 0 if identical else rollout_near_ties(model, kind, z, got)
+        if ties is None:
             same = float(np.mean(expected == got)) if expected.shape == got.shape else 0.0
             raise ExportError(f"free-running argmax rollout: runtime tokens differ from PyTorch "
                               f"({same:.1%} equal over {rollout_steps} steps)")
-        meta["export"]["rollout_tokens_identical"] = True
+        meta["export"]["rollout_tokens_identical"] = identical
+        if not identical:   # float32 ties taken the other way, then each sequence went its way
+            meta["export"]["rollout_near_ties"] = ties
         meta["evaluation"].update(evaluate_bundle(engine, kind, codec, valid_tokens[:eval_windows]))
         meta["export"]["seconds"] = round(time.time() - started, 2)
         _write_json(tmp / "model.json", meta)
@@ -482,6 +616,19 @@ def evaluate_bundle(engine, kind: str, codec: Codec, tokens: np.ndarray) -> dict
         mu = engine.run_encoder(inputs, np.full(len(tokens), tokens.shape[1], np.int64))
     decoded = np.concatenate([engine.decode_tokens(mu[i:i + 64], temperature=0.0)
                               for i in range(0, len(mu), 64)])
+    if kind == "groove":  # continuous outputs: hits, velocities and timing against the take
+        from .benchmark import groove_scores
+
+        scores = groove_scores(codec, decoded, tokens)
+        velocity, timing = scores["velocity_error"], scores["timing_error_steps"]
+        return {"valid_windows": int(len(tokens)),
+                "valid_reconstruction_accuracy": round(scores["steps"], 4),
+                "valid_hit_f1": round(scores["hits"]["f1"], 4),
+                "valid_velocity_error": None if velocity is None else round(velocity, 3),
+                "valid_timing_error_steps": None if timing is None else round(timing, 4),
+                "reconstruction": "ONNX bundle, z = mu, hits at threshold 0.5; steps whose 9 "
+                                  "hits are all right, hit F1, velocity (MIDI) and timing (steps) "
+                                  "errors on matched hits"}
     equal = decoded == tokens
     per_step = equal.reshape(len(tokens), tokens.shape[1], -1).all(-1)
     figures = {"valid_windows": int(len(tokens)),
@@ -560,46 +707,65 @@ def data_summary(manifest: dict, data_dir: Path) -> dict:
     return summary
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports a bad flag in one line (no usage dump) and exits with 2."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def main(argv=None) -> int:
-    parser = _Parser(
+def build_parser() -> Parser:
+    parser = Parser(
         prog="python -m training.export",
-        description="Export a training checkpoint to a verified model bundle (ONNX step graphs + model.json).")
-    parser.add_argument("checkpoint", help="checkpoint .pt written by training.train")
-    parser.add_argument("out_dir", help="bundle folder to create (replaced atomically if it exists)")
-    parser.add_argument("--name", help="bundle name (default: the out_dir folder name)")
-    parser.add_argument("--data", help="prepared dataset folder for the checks (default: the one "
-                                       "the checkpoint was trained on)")
+        description="Export a training checkpoint to a verified model bundle (ONNX step graphs + "
+                    "model.json), checked on windows of the dataset the run was trained on.",
+        examples=["python -m training.export runs/mel_2bar -o my_bundle",
+                  "python -m training.export runs/drums_2bar/best.pt -o runtime/models/drums_2bar "
+                  "--data data/drums_2bar",
+                  "python -m runtime.render sample --model my_bundle"])
+    parser.add_argument("checkpoint", metavar="CHECKPOINT",
+                        help="checkpoint.pt or best.pt written by training.train, or a run folder "
+                             "(its checkpoint.pt)")
+    parser.add_argument("out_dir", nargs="?", metavar="OUT_DIR",
+                        help="bundle folder to create, replaced atomically if it exists (the same "
+                             "as -o)")
+    parser.add_argument("-o", "--out", metavar="OUT_DIR", help="bundle folder to create")
+    parser.add_argument("--name", help="bundle name (default: the bundle folder's name)")
+    parser.add_argument("--data", metavar="DIR",
+                        help="prepared dataset folder for the checks (default: the one the run "
+                             "trained on, recorded in the checkpoint)")
     parser.add_argument("--bars", type=int, default=None,
                         help="bars per generation for a note-event model (default 8; MusicVAE "
                              "models take theirs from the dataset window)")
     parser.add_argument("--eval-windows", type=int, default=256,
                         help="validation windows for the reconstruction figure (default 256)")
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
+    if args.out and args.out_dir and args.out != args.out_dir:
+        parser.error("give the bundle folder once: OUT_DIR or -o/--out")
+    out_dir = args.out or args.out_dir
+    if not out_dir:
+        parser.error("no bundle folder: add -o OUT_DIR")
+    if args.eval_windows < 1 or (args.bars is not None and args.bars < 1):
+        parser.error("--eval-windows and --bars must be at least 1")
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     try:
         model, codec, training, data_dir = read_training_run(args.checkpoint, args.data)
+        if args.data is None:
+            print(f"data: {data_dir} ({training.pop('data_source')})", file=sys.stderr)
+        training.pop("data_source", None)
         valid, manifest = load_valid_tokens(data_dir, limit=max(args.eval_windows, EXAMPLE_BATCH))
-        if manifest.get("codec") and codec.config() != codec_from_config(manifest["codec"]).config():
+        # input-only options (a groove model's input transform) may differ: same tokens
+        if manifest.get("codec") and \
+                codec.token_config() != codec_from_config(manifest["codec"]).token_config():
             raise ExportError(f"{data_dir}: dataset codec {manifest['codec']} differs from the "
                               f"checkpoint's {codec.config()}")
         window = manifest.get("window", {})
         out = export_bundle(
-            model, args.out_dir, name=args.name or Path(args.out_dir).name, codec=codec,
+            model, out_dir, name=args.name or Path(out_dir).name, codec=codec,
             valid_tokens=valid, bars=window.get("bars") or args.bars or 8,
             steps_per_bar=window.get("steps_per_bar", 16),
             data=data_summary(manifest, data_dir), training=training,
             eval_windows=args.eval_windows, progress=True)
     except (ExportError, BundleError, OSError, ValueError, KeyError) as exc:
-        message = str(exc) if not isinstance(exc, KeyError) else f"missing key {exc}"
-        print(f"error: {message}", file=sys.stderr)
-        return 2
+        return fail(str(exc) if not isinstance(exc, KeyError) else f"missing key {exc}")
     meta = json.loads((out / "model.json").read_text())
     size = sum(p.stat().st_size for p in out.iterdir())
     print(f"wrote {out} ({size / 1e6:.1f} MB, {len(meta['graphs'])} graphs, kind {meta['kind']}); "
@@ -610,8 +776,12 @@ def main(argv=None) -> int:
 
 def read_training_run(checkpoint, data=None) -> tuple[nn.Module, Codec, dict, Path]:
     """(model, codec, training summary, dataset folder) from a training.train checkpoint; the
-    summary holds the config, steps and the last validation figures of ``metrics.jsonl``."""
-    from training.train import METRICS, TrainingError, load_checkpoint, read_checkpoint
+    summary holds the config, steps and the validation figures of ``metrics.jsonl`` at the
+    checkpoint's step (the last ones before it for a checkpoint between evaluations). The
+    dataset is ``data`` if given, else the one the run recorded (``data_dir``), else for
+    checkpoints older than that record the config's ``data.path``; ``data_source`` says which."""
+    from training.train import METRICS, TrainingError, load_checkpoint, read_checkpoint, \
+        read_metrics, upgrade_metrics
 
     try:
         raw = read_checkpoint(checkpoint)
@@ -619,23 +789,28 @@ def read_training_run(checkpoint, data=None) -> tuple[nn.Module, Codec, dict, Pa
     except TrainingError as exc:
         raise ExportError(str(exc)) from None
     path = Path(checkpoint)
-    metrics_path = (path if path.is_dir() else path.parent) / METRICS
+    steps = int(raw.get("step", 0))
+    lines = upgrade_metrics(read_metrics((path if path.is_dir() else path.parent) / METRICS))
     valid = {}
-    if metrics_path.is_file():
-        for line in metrics_path.read_text().splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if row.get("split") == "valid":
-                valid = row
-    training = {"config": config.name, "steps": int(raw.get("step", 0)),
+    for row in lines:
+        if row.get("split") == "valid" and row.get("step", 0) <= steps:
+            valid = row
+    training = {"config": config.name, "steps": steps,
                 "batch_size": config.train.batch_size, "learning_rate": config.train.learning_rate,
                 "nan_steps": int(raw.get("nan_steps", 0) or 0),
-                "last_valid": {k: round(v, 4) if isinstance(v, float) else v for k, v in valid.items()}}
-    if not (data or config.data.path):
+                "last_valid": {k: round(v, 4) if isinstance(v, float) else v
+                               for k, v in valid.items() if k != "time"}}
+    if data:
+        training["data_source"] = "--data"
+        return model, codec, training, Path(data)
+    if raw.get("data_dir"):
+        training["data_source"] = "the dataset this run trained on"
+        return model, codec, training, Path(raw["data_dir"])
+    if not config.data.path:
         raise ExportError("the checkpoint names no dataset: pass --data DIR")
-    return model, codec, training, Path(data or config.data.path)
+    training["data_source"] = ("the config's data.path: this checkpoint predates recorded "
+                               "datasets; pass --data if the run used another")
+    return model, codec, training, Path(config.data.path)
 
 
 if __name__ == "__main__":

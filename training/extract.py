@@ -8,6 +8,7 @@ The steps, for one file (a :class:`~runtime.music.Clip` with every track)::
     >>> windows = melody_windows(clip, bars=2)          # int64 [n, 32], de-duplicated
     >>> drums = drum_windows(read_midi("beat.mid"), bars=2)   # int64 [n, 32] in 0..511
     >>> trios = trio_windows(read_midi("band.mid"), bars=16)  # int64 [n, 256, 3]
+    >>> grooves = groove_windows(read_midi("beat.mid"), bars=2)   # int64 [n, 32, 27], as played
 
 1. quantise to 4 steps per quarter and keep only the 4/4 stretches (16 steps per bar);
 2. per instrument track, extract monophonic melodies as ``note_seq``'s
@@ -55,8 +56,10 @@ class Sequence:
 
 
 # -- 4/4 sections --------------------------------------------------------------------------------
-def four_four_sections(clip: Clip, steps_per_quarter: int = STEPS_PER_QUARTER) -> list[Clip]:
-    """The stretches of ``clip`` written in 4/4, each quantised and starting on its first bar line.
+def four_four_sections(clip: Clip, steps_per_quarter: int = STEPS_PER_QUARTER,
+                       quantized: bool = True) -> list[Clip]:
+    """The stretches of ``clip`` written in 4/4, each quantised (unless ``quantized`` is False:
+    grooves keep their played timing) and starting on its first bar line.
 
     Files without a meter are taken as 4/4 (the MIDI default)."""
     meters = sorted(clip.meter_changes) or [(0.0, *clip.time_signature)]
@@ -69,7 +72,7 @@ def four_four_sections(clip: Clip, steps_per_quarter: int = STEPS_PER_QUARTER) -
             continue
         section = clip.slice(start, end)
         section.time_signature = (4, 4)
-        sections.append(quantize(section, steps_per_quarter))
+        sections.append(quantize(section, steps_per_quarter) if quantized else section)
     return sections
 
 
@@ -197,6 +200,8 @@ def has_onset(window: np.ndarray, kind: str) -> bool:
         return bool((window >= FIRST_PITCH_CLASS).any())
     if kind == "drums":
         return bool((window > 0).any())
+    if kind == "groove":  # [T, 3 * classes]: the hit columns come first
+        return bool(window[:, : window.shape[1] // 3].any())
     return bool((window[:, 0] >= FIRST_PITCH_CLASS).any())   # trio: the melody must play
 
 
@@ -261,6 +266,25 @@ def drum_windows(clip: Clip, bars: int, codec: DrumsCodec | None = None, gap_bar
         for track in extract_drum_tracks(notes, gap_bars):
             _keep_onsets(slide(drum_tokens(track, codec), steps), "drums", windows, stats)
     return _unique_stack(windows, (steps,), stats)
+
+
+def groove_windows(clip: Clip, bars: int, codec=None, gap_bars: float = 1,
+                   stats: dict | None = None) -> np.ndarray:
+    """De-duplicated groove windows [n, bars*16, 27] from the drum notes of ``clip`` as played
+    (velocity and timing kept): the drum tracks, gaps and windows of :func:`drum_windows`, each
+    step coded by the groove codec (runtime/codecs/groove.py) instead of the 512-way drums."""
+    from runtime.codecs.groove import GrooveCodec
+
+    codec = codec or GrooveCodec()
+    steps = bars * STEPS_PER_BAR
+    windows = []
+    for section in four_four_sections(clip, quantized=False):
+        notes = [n for n in section.notes if n.is_drum or section.is_drum]
+        found = extract_drum_tracks(notes, gap_bars)
+        performance = codec.encode_notes(notes, max((t.end for t in found), default=0))
+        for track in found:
+            _keep_onsets(slide(performance[track.start:track.end], steps), "groove", windows, stats)
+    return _unique_stack(windows, (steps, codec.output_depth), stats)
 
 
 def trio_windows(clip: Clip, bars: int, codec=None, gap_bars: float = 1,

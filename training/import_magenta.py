@@ -6,13 +6,22 @@ TensorFlow.js weights format. The TF variables keep their TensorFlow names and l
 kernels ``[input + units, 4 * units]`` with gates i, j, f, o and a forget bias of 1.0 added at run
 time); this module renames and re-lays them out for ``torch.nn.LSTM`` (gates i, f, g, o)::
 
+    $ python -m training.import_magenta --list                # what Magenta.js publishes
+    $ python -m training.import_magenta mel_2bar_small        # download, convert, install by name
+    $ python -m training.import_magenta https://host/ckpt/my_vae bundles/my_vae     # any URL
     $ python -m training.import_magenta ~/checkpoints/mel_2bar_small bundles/mel_2bar_small
     $ python -m training.import_magenta CKPT OUT --pt-only     # a checkpoint.pt, no ONNX export
 
+Names and URLs are downloaded on request only (training/download.py: cached, resumable,
+checked), names come from training/magenta_catalog.py; without a bundle folder the bundle goes
+to runtime.bundle.user_models_dir(), where every model name is looked up. A failure is one line
+and exit status 1 (usage errors: 2).
+
 or from Python::
 
-    >>> from training.import_magenta import load_checkpoint, convert
-    >>> ckpt = load_checkpoint("mel_2bar_small")          # config + numpy weights, validated
+    >>> from training.import_magenta import fetch, load_checkpoint, convert
+    >>> folder, source = fetch("mel_2bar_small")          # the cached download (or a folder)
+    >>> ckpt = load_checkpoint(folder)                     # config + numpy weights, validated
     >>> ckpt.arch.z_size, ckpt.arch.hierarchical
     (256, False)
     >>> model = convert(ckpt)                              # training.models.musicvae.MusicVAE
@@ -26,7 +35,6 @@ conditioned models (``chordEncoder``, control inputs). See docs/magenta.md.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -47,7 +55,8 @@ UNSUPPORTED_CONVERTERS = {
     "MultitrackConverter": "multitrack models are not supported",
     "DrumRollConverter": "drum-roll (NADE output) models are not supported",
     "DrumsOneHotConverter": "DrumsOneHotConverter is a MusicRNN converter, not a MusicVAE one",
-    "GrooveConverter": "GrooVAE checkpoints are not supported",
+    "GrooveConverter": "GrooVAE checkpoints are not importable yet (Magenta's groove decoder "
+                       "reads back velocities and offsets of undrawn hits; see docs/magenta.md)",
 }
 #: Magenta.js' default drum table (core/data.ts), older than note_seq's current one that our
 #: drums codec defaults to: an imported drums model keeps the table it was used with.
@@ -75,6 +84,41 @@ _DTYPES = {"float32": np.float32, "int32": np.int32, "uint8": np.uint8, "uint16"
            "float16": np.float16, "bool": np.bool_}
 
 
+def weight_bytes(spec: dict[str, Any], where: str = MANIFEST) -> int:
+    """Bytes one manifest entry takes in the shards (its shape times its stored dtype's size:
+    the quantisation dtype where there is one)."""
+    try:
+        shape = [int(d) for d in spec["shape"]]
+        quant = spec.get("quantization")
+        stored = _DTYPES.get(quant["dtype"] if quant else spec["dtype"])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise MagentaImportError(f"{where}: bad weight entry {spec!r:.80}")
+    if stored is None or any(d < 0 for d in shape):
+        raise MagentaImportError(f"{where}: {spec.get('name')}: unsupported dtype or shape")
+    return int(np.prod(shape)) * np.dtype(stored).itemsize if shape else np.dtype(stored).itemsize
+
+
+def group_sizes(manifest, where: str = MANIFEST) -> list[tuple[list[str], int]]:
+    """``[(shard file names, bytes their weights need), ...]`` per group of a TF.js weights
+    manifest, checked: a list of groups, each with ``paths`` (plain file names, nothing that
+    leads out of the folder) and ``weights``."""
+    if not isinstance(manifest, list) or not manifest:
+        raise MagentaImportError(f"{where}: expected a non-empty list of weight groups")
+    groups = []
+    for group in manifest:
+        paths = group.get("paths") if isinstance(group, dict) else None
+        specs = group.get("weights") if isinstance(group, dict) else None
+        if not isinstance(paths, list) or not paths or not isinstance(specs, list):
+            raise MagentaImportError(f"{where}: a weight group needs 'paths' and 'weights'")
+        for path in paths:
+            if not isinstance(path, str) or not path or len(path) > 200 or \
+                    path.startswith((".", "~")) or any(c in path for c in "/\\:\x00"):
+                raise MagentaImportError(f"{where}: shard name {str(path)[:60]!r} is not a plain "
+                                         "file name")
+        groups.append((paths, sum(weight_bytes(spec, where) for spec in specs)))
+    return groups
+
+
 def read_tfjs_weights(folder: str | os.PathLike) -> dict[str, np.ndarray]:
     """All variables of a TF.js weights manifest as float32/int32 numpy arrays, by name.
 
@@ -88,28 +132,22 @@ def read_tfjs_weights(folder: str | os.PathLike) -> dict[str, np.ndarray]:
         raise MagentaImportError(f"{manifest_path}: missing (not a Magenta.js checkpoint folder?)")
     except (OSError, ValueError) as exc:
         raise MagentaImportError(f"{manifest_path}: unreadable JSON ({exc})")
-    if not isinstance(manifest, list):
-        raise MagentaImportError(f"{manifest_path}: expected a list of weight groups")
+    sizes = group_sizes(manifest, str(manifest_path))   # checks the structure and file names
     weights: dict[str, np.ndarray] = {}
-    for group in manifest:
+    for group, (paths, _) in zip(manifest, sizes):
         try:
-            buffer = b"".join((folder / p).read_bytes() for p in group["paths"])
-            specs = group["weights"]
-        except (OSError, KeyError, TypeError) as exc:
-            raise MagentaImportError(f"{manifest_path}: bad weight group ({exc})")
+            buffer = b"".join((folder / p).read_bytes() for p in paths)
+        except OSError as exc:
+            raise MagentaImportError(f"{manifest_path}: shard unreadable ({exc})")
         offset = 0
-        for spec in specs:
-            try:
-                name, shape, dtype = spec["name"], [int(d) for d in spec["shape"]], spec["dtype"]
-            except (KeyError, TypeError, ValueError):
-                raise MagentaImportError(f"{manifest_path}: bad weight entry {spec!r:.80}")
+        for spec in group["weights"]:
+            nbytes = weight_bytes(spec, str(manifest_path))
+            name, shape, dtype = spec.get("name"), [int(d) for d in spec["shape"]], spec["dtype"]
             quant = spec.get("quantization")
-            stored = _DTYPES.get(quant["dtype"] if quant else dtype)
-            if stored is None:
-                raise MagentaImportError(f"{manifest_path}: {name}: unsupported dtype "
-                                   f"{quant['dtype'] if quant else dtype}")
-            count = int(np.prod(shape)) if shape else 1
-            nbytes = count * np.dtype(stored).itemsize
+            stored = _DTYPES[quant["dtype"] if quant else dtype]
+            count = nbytes // np.dtype(stored).itemsize
+            if not isinstance(name, str):
+                raise MagentaImportError(f"{manifest_path}: bad weight entry {spec!r:.80}")
             if offset + nbytes > len(buffer):
                 raise MagentaImportError(f"{manifest_path}: shards end before {name} "
                                    f"({len(buffer)} bytes, need {offset + nbytes})")
@@ -337,6 +375,26 @@ def _check_depths(folder: Path, arch: MagentaArch, spec: dict[str, Any]) -> None
                            f"{arch.converter} gives {expected_in}")
 
 
+def check_config(config, where: str | os.PathLike = CONFIG) -> None:
+    """Refuse (MagentaImportError, one line) a ``config.json`` this importer cannot take: not a
+    MusicVAE, chord-conditioned, or a data converter we have no codec for. Needs no weights, so
+    a download checks it before fetching any."""
+    if not isinstance(config, dict) or config.get("type") != "MusicVAE":
+        raise MagentaImportError(f"{where}: type is {config.get('type')!r}, not 'MusicVAE'"
+                                 if isinstance(config, dict) else f"{where}: not an object")
+    if config.get("chordEncoder"):
+        raise MagentaImportError("chord-conditioned models (chordEncoder "
+                                 f"{config['chordEncoder']}) are not supported")
+    spec = config.get("dataConverter")
+    if not isinstance(spec, dict) or "type" not in spec:
+        raise MagentaImportError(f"{where}: dataConverter is missing")
+    if spec["type"] in UNSUPPORTED_CONVERTERS:
+        raise MagentaImportError(f"{spec['type']}: {UNSUPPORTED_CONVERTERS[spec['type']]}")
+    if spec["type"] not in SUPPORTED_CONVERTERS:
+        raise MagentaImportError(f"unknown data converter {spec['type']!r} (supported: "
+                                 f"{', '.join(SUPPORTED_CONVERTERS)})")
+
+
 def load_checkpoint(folder: str | os.PathLike) -> MagentaCheckpoint:
     """Read and validate a Magenta.js MusicVAE checkpoint folder (raises MagentaImportError)."""
     folder = Path(folder)
@@ -348,21 +406,12 @@ def load_checkpoint(folder: str | os.PathLike) -> MagentaCheckpoint:
         raise MagentaImportError(f"{folder / CONFIG}: missing (not a Magenta.js checkpoint folder?)")
     except (OSError, ValueError) as exc:
         raise MagentaImportError(f"{folder / CONFIG}: unreadable JSON ({exc})")
-    if not isinstance(config, dict) or config.get("type") != "MusicVAE":
-        raise MagentaImportError(f"{folder / CONFIG}: type is {config.get('type')!r}, not 'MusicVAE'"
-                           if isinstance(config, dict) else f"{folder / CONFIG}: not an object")
-    if config.get("chordEncoder"):
-        raise MagentaImportError("chord-conditioned models (chordEncoder "
-                           f"{config['chordEncoder']}) are not supported")
-    spec = config.get("dataConverter")
-    if not isinstance(spec, dict) or "type" not in spec:
-        raise MagentaImportError(f"{folder / CONFIG}: dataConverter is missing")
-    if spec["type"] in UNSUPPORTED_CONVERTERS:
-        raise MagentaImportError(f"{spec['type']}: {UNSUPPORTED_CONVERTERS[spec['type']]}")
-    if spec["type"] not in SUPPORTED_CONVERTERS:
-        raise MagentaImportError(f"unknown data converter {spec['type']!r} (supported: "
-                           f"{', '.join(SUPPORTED_CONVERTERS)})")
+    check_config(config, folder / CONFIG)
     weights = read_tfjs_weights(folder)
+    broken = next((n for n, w in weights.items() if not np.isfinite(w).all()), None)
+    if broken:
+        raise MagentaImportError(f"{folder}: {broken} holds NaN or infinite values (a corrupt "
+                                 "shard?)")
     try:
         arch = infer_arch(folder, config, weights)
     except KeyError as exc:
@@ -498,8 +547,9 @@ def prior_windows(model, count: int = 16, seed: int = 0) -> np.ndarray:
 
 
 def import_bundle(checkpoint_dir, out_dir, name: str | None = None, valid_tokens=None,
-                  progress: bool = False) -> Path:
-    """Convert a Magenta.js checkpoint folder and export it as a verified bundle in ``out_dir``."""
+                  progress: bool = False, source: dict[str, Any] | None = None) -> Path:
+    """Convert a Magenta.js checkpoint folder and export it as a verified bundle in ``out_dir``
+    (``source``: where it was downloaded from, recorded in model.json's ``data``)."""
     from runtime.codecs import codec_from_config
     from training.export import export_bundle
 
@@ -511,7 +561,7 @@ def import_bundle(checkpoint_dir, out_dir, name: str | None = None, valid_tokens
         valid_tokens = prior_windows(model)
     data = {"source": "magenta.js checkpoint", "path": str(Path(checkpoint_dir).resolve()),
             "converter": ckpt.config["dataConverter"],
-            "validation_windows": "argmax decodes of seeded prior samples"}
+            "validation_windows": "argmax decodes of seeded prior samples", **(source or {})}
     return export_bundle(model, out_dir, name=name or Path(out_dir).name, codec=codec,
                          valid_tokens=np.asarray(valid_tokens), bars=arch.num_steps // 16,
                          steps_per_bar=16, data=data, model_config=model.config,
@@ -538,54 +588,149 @@ def save_torch_checkpoint(ckpt: MagentaCheckpoint, model, path) -> Path:
     return path
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
+def fetch(source: str, mirror: str | None = None, progress: bool = False) -> tuple[Path, dict]:
+    """The checkpoint folder for ``source`` and where it came from: a local folder as it is; a
+    published name (training.magenta_catalog) or an http(s) URL downloaded into the cache
+    (training.download), the model's config checked before any weights are fetched. Raises
+    MagentaImportError, CatalogError or DownloadError (one line each)."""
+    from training.download import checkpoint_folder_url, download_checkpoint
+    from training.magenta_catalog import checkpoint_url, importable
+
+    if Path(source).expanduser().is_dir():
+        return Path(source).expanduser(), {}
+    if source.lower().startswith(("http://", "https://")):
+        url, expected, name = checkpoint_folder_url(source), None, None
+    else:
+        entry = importable(source)   # CatalogError for an unknown or unsupported name
+        url, expected, name = checkpoint_url(entry, mirror), entry.size_mb, entry.name
+    folder = download_checkpoint(url, expected_mb=expected, progress=progress,
+                                 check_config=check_config)
+    return folder, {"url": url, **({"published_name": name} if name else {})}
+
+
+def default_name(source: str) -> str:
+    """The bundle name for a source: a published name's id, else its last path element."""
+    from training.magenta_catalog import find
+
+    entry = find(source)
+    if entry and not Path(source).expanduser().is_dir():
+        return entry.name
+    last = source.rstrip("/").rsplit("/", 1)[-1]
+    for suffix in ("/" + CONFIG, "/" + MANIFEST):
+        if source.rstrip("/").endswith(suffix):
+            last = source.rstrip("/")[: -len(suffix)].rsplit("/", 1)[-1]
+    return "".join(c if c.isalnum() or c in "_-." else "_" for c in last).strip(".") or "magenta"
+
+
+def build_parser():
+    from runtime.cli import Parser
+
+    parser = Parser(
         prog="python -m training.import_magenta",
-        description="Import a Magenta.js MusicVAE checkpoint (config.json + weights_manifest.json "
-                    "+ shards) into latentbridge's MusicVAE and export it as a model bundle.")
-    parser.add_argument("checkpoint_dir", help="Magenta.js checkpoint folder")
-    parser.add_argument("out", nargs="?",
-                        help="bundle folder to write (or a .pt file with --pt-only)")
-    parser.add_argument("--name", help="bundle name (default: the output folder name)")
+        description="Import a Magenta.js MusicVAE checkpoint into a latentbridge model bundle: a "
+                    "published one by name (--list shows them; downloaded on request into "
+                    "$LB_CACHE or ~/.cache/latentbridge, resumably), any http(s) URL of such a "
+                    "folder, or a local folder (config.json + weights_manifest.json + shards). "
+                    "Without BUNDLE the bundle goes to the imported-models folder ($LB_MODELS, "
+                    "default ~/.local/share/latentbridge/models), where the bridge, the device "
+                    "and render find it by name.",
+        examples=["python -m training.import_magenta --list",
+                  "python -m training.import_magenta mel_2bar_small",
+                  "python -m training.import_magenta drums_2bar_hikl_small bundles/drums_hikl",
+                  "python -m training.import_magenta https://example.org/ckpt/my_vae my_vae",
+                  "python -m training.import_magenta ~/checkpoints/mel_2bar_small -o mel.pt "
+                  "--pt-only"])
+    parser.add_argument("source", nargs="?", metavar="NAME_OR_URL",
+                        help="a name from --list, an http(s) URL of a checkpoint folder, or a "
+                             "local checkpoint folder")
+    parser.add_argument("bundle", nargs="?", metavar="BUNDLE",
+                        help="bundle folder to write (or a .pt file with --pt-only); default: "
+                             "the imported-models folder / NAME")
+    parser.add_argument("-o", "--out", metavar="BUNDLE", help="the same as BUNDLE")
+    parser.add_argument("--name", help="bundle name (default: the published name, or the "
+                                       "bundle folder's name)")
+    parser.add_argument("--list", action="store_true",
+                        help="list the checkpoints Magenta.js publishes, their sizes and whether "
+                             "they import, and exit (no network)")
+    parser.add_argument("--mirror", metavar="URL",
+                        help="fetch published names from this mirror of Magenta.js' checkpoint "
+                             "folder instead of storage.googleapis.com (default: "
+                             "$LB_MAGENTA_MIRROR if set)")
+    parser.add_argument("--download-only", action="store_true",
+                        help="download into the cache, print the folder and exit (no torch)")
     parser.add_argument("--pt-only", action="store_true",
                         help="write only a PyTorch checkpoint (.pt), no ONNX export")
     parser.add_argument("--info", action="store_true",
                         help="print the architecture the checkpoint holds and exit")
+    return parser
+
+
+def main(argv=None) -> int:
+    from runtime.cli import fail
+    from training.download import DownloadError
+    from training.magenta_catalog import CatalogError, format_list
+
+    parser = build_parser()
     args = parser.parse_args(argv)
-    if args.out is None and not args.info:
-        parser.error("the output (bundle folder or .pt file) is required unless --info is given")
+    if args.list:
+        print(format_list())
+        return 0
+    if not args.source:
+        parser.error("NAME_OR_URL is required (a name from --list, a URL or a folder)")
+    if args.out and args.bundle and args.out != args.bundle:
+        parser.error("give the bundle once: BUNDLE or -o/--out")
+    if args.pt_only and not (args.out or args.bundle):
+        parser.error("--pt-only needs the .pt file to write (BUNDLE or -o)")
     try:
+        folder, source = fetch(args.source, args.mirror, progress=True)
+        if args.download_only:
+            print(folder)
+            return 0
         # validate first: a bad folder is reported before torch is even imported
-        ckpt = load_checkpoint(args.checkpoint_dir)
+        ckpt = load_checkpoint(folder)
         if args.info:
             print(json.dumps({"arch": asdict(ckpt.arch), "codec": ckpt.codec_config()}, indent=1))
             return 0
+        out = args.out or args.bundle
+        if out is None:
+            from runtime.bundle import shipped_models, user_models_dir
+
+            installed = args.name or default_name(args.source)
+            if installed in shipped_models():
+                raise MagentaImportError(f"{installed}: a shipped model has that name; pass "
+                                         "--name or a BUNDLE folder")
+            out = user_models_dir() / installed
         import torch
 
-        torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+        if not os.environ.get("OMP_NUM_THREADS"):   # else torch took the user's count
+            torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
         if args.pt_only:
-            out = save_torch_checkpoint(ckpt, convert(ckpt), args.out)
-            print(f"wrote {out}")
+            print(f"wrote {save_torch_checkpoint(ckpt, convert(ckpt), out)}")
             return 0
         from runtime.bundle import BundleError
         from training.export import ExportError
 
-        try:
-            out = import_bundle(args.checkpoint_dir, args.out, name=args.name, progress=True)
+        name = args.name or (None if args.out or args.bundle else default_name(args.source))
+        try:   # the export's bars on a terminal only: a log keeps its one line per failure
+            out = import_bundle(folder, out, name=name, progress=sys.stderr.isatty(),
+                                source=source)
         except (ExportError, BundleError) as exc:
             raise MagentaImportError(f"export failed: {exc}") from None
         except (RuntimeError, ValueError) as exc:  # torch/onnx complaints: keep to one line
             first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
             raise MagentaImportError(f"export failed: {first[:300]}") from None
-    except MagentaImportError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except (MagentaImportError, CatalogError, DownloadError) as exc:
+        return fail(exc)
     except OSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(f"{exc.filename or ''}{': ' if exc.filename else ''}{exc.strerror or exc}")
+    except KeyboardInterrupt:
+        return fail("interrupted (a download resumes where it stopped)", 130)
     meta = json.loads((Path(out) / "model.json").read_text())
     print(f"wrote {out} (kind {meta['kind']}, {meta['bars']} bars, z {meta['z_size']}, "
           f"codec {meta['codec']['name']})")
+    if not (args.out or args.bundle):
+        print(f"load it by name: {meta['name']} (the bridge's and the device's model menu, "
+              f"python -m runtime.render sample --model {meta['name']})")
     return 0
 
 

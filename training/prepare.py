@@ -2,8 +2,12 @@
 
     $ python -m training.prepare shared:nottingham data/mel_2bar --kind mel --bars 2
     $ python -m training.prepare shared:groove data/drums_2bar --kind drums --bars 2
+    $ python -m training.prepare shared:groove data/groove_2bar --kind groove --bars 2
     $ python -m training.prepare music21:bach data/bach_notes --kind notes --notes 100
     $ python -m training.prepare my_midi_folder/ data/mine --kind mel --bars 16 --transpose -5 5
+    $ python -m training.prepare my_midi_folder/ -o data/mine --fold-2-4   # 2/4, 2/2 read as 4/4
+
+The dataset folder is the last positional argument or ``-o/--out``.
 
 SOURCE is one or more of: a folder (searched recursively for .mid/.midi, and .xml/.mxl/
 .musicxml/.abc/.krn through :mod:`training.corpus`), a single file, ``music21:NAME`` (a music21
@@ -15,7 +19,10 @@ Splits are deterministic: Groove uses the ``split`` column of its info.csv; ever
 split by a hash of the piece's name (file stem, so ``full/x.mid`` and ``melody/x.mid`` of the same
 tune land in the same split). Windows are de-duplicated within each split, and valid/test windows
 that also occur in train are dropped. Transposition (``--transpose LOW HIGH``) augments the train
-split only. A file that cannot be read is counted and listed in the manifest with its reason.
+split only. A file that cannot be read is listed in the manifest under ``skipped`` with its
+reason, a readable piece that gives no window (3/4, too short, no drums...) under ``no_windows``
+with its reason; the command prints both after the counts. Bad flag values exit 2, an unusable
+source or output folder, or no window at all, exit 1 (runtime/cli.py).
 
 The same from Python::
 
@@ -26,7 +33,6 @@ The same from Python::
 
 from __future__ import annotations
 
-import argparse
 import csv
 import hashlib
 import multiprocessing
@@ -40,8 +46,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from runtime.cli import Parser, fail
 from runtime.codecs import REGISTRY, CodecError, codec_from_config
 from runtime.codecs.drums import DrumsCodec
+from runtime.codecs.groove import GrooveCodec
 from runtime.codecs.melody import MelodyCodec
 from runtime.codecs.trio import TrioCodec
 from runtime.midi_io import MidiError, read_midi
@@ -53,7 +61,7 @@ from .shards import SPLITS, DatasetError, write_dataset
 MIDI_SUFFIXES = (".mid", ".midi")
 SCORE_SUFFIXES = (".xml", ".mxl", ".musicxml", ".abc", ".krn")
 #: kinds that window by bars on the 16-step grid, and kinds that go through a whole-clip codec
-BAR_KINDS = ("mel", "drums", "trio")
+BAR_KINDS = ("mel", "drums", "trio", "groove")
 CLIP_KINDS = {"notes": "note_events", "pianoroll": "pianoroll", "pod": "pod",
               "performance": "performance"}
 KINDS = BAR_KINDS + tuple(CLIP_KINDS)
@@ -192,6 +200,7 @@ class Options:
     trio_voices: bool = False
     max_combinations: int = 8
     steps_per_quarter: int = 4     # piano-roll frames per beat (MuseBar: 1, i.e. 4 per bar)
+    fold_2_4: bool = False         # read 2/4 and 2/2 stretches as 4/4 (fold_duple_meters)
 
 
 @dataclass
@@ -202,6 +211,7 @@ class Item:
     windows: np.ndarray | None = None
     clip: Clip | None = None
     error: str | None = None
+    no_windows: str | None = None   # why a readable piece gave no window
     stats: dict = field(default_factory=dict)
 
 
@@ -229,6 +239,8 @@ def codec_for(options: Options):
         return DrumsCodec()
     if options.kind == "trio":
         return TrioCodec(options.min_pitch, options.max_pitch)
+    if options.kind == "groove":  # the tokens serve every input transform (humanize, tap)
+        return GrooveCodec()
     raise PrepareError(f"kind {options.kind} has no fixed codec")
 
 
@@ -249,7 +261,9 @@ def _process(task: Task, options: Options) -> list[Item]:
         if isinstance(clip, Exception):
             items.append(Item(name, error=_one_line(clip, task.path)))
             continue
-        item = Item(name)
+        item, original = Item(name), clip
+        if options.fold_2_4:
+            clip = fold_duple_meters(clip)
         try:
             if options.kind in CLIP_KINDS:
                 item.clip = clip
@@ -261,6 +275,9 @@ def _process(task: Task, options: Options) -> list[Item]:
                 elif options.kind == "drums":
                     item.windows = extract.drum_windows(clip, options.bars, codec,
                                                         options.gap_bars, item.stats)
+                elif options.kind == "groove":
+                    item.windows = extract.groove_windows(clip, options.bars, codec,
+                                                          options.gap_bars, item.stats)
                 else:
                     if options.trio_voices:
                         clip = extract.voices_as_trio(clip)
@@ -269,12 +286,67 @@ def _process(task: Task, options: Options) -> list[Item]:
                         options.max_combinations, item.stats)
         except Exception as exc:  # noqa: BLE001
             item = Item(name, error=_one_line(exc, task.path))
+        if item.windows is not None and not len(item.windows):
+            item.no_windows = no_window_reason(clip, options, item.stats, original)
         items.append(item)
     return items
 
 
+def fold_duple_meters(clip: Clip) -> Clip:
+    """``clip`` with its 2/4 and 2/2 stretches marked 4/4 (``--fold-2-4``): two 2/4 bars make
+    one 4/4 bar, counted from the stretch's first bar line (a stretch of an odd number of bars
+    ends in half a bar); 2/2 already has the 4/4 bar's four quarter notes. Other meters stay."""
+    def fold(num, den):
+        return (4, 4) if (num, den) in ((2, 4), (2, 2)) else (num, den)
+
+    return clip.copy(time_signature=fold(*clip.time_signature),
+                     meter_changes=[(beat, *fold(num, den)) for beat, num, den in clip.meter_changes])
+
+
+def _meters(clip: Clip) -> list[tuple[int, int]]:
+    return sorted({(num, den) for _, num, den in clip.meter_changes} or {clip.time_signature})
+
+
+def no_window_reason(clip: Clip, options: Options, stats: dict, original: Clip | None = None) -> str:
+    """One line: why a readable piece gave no window of ``options.bars`` 4/4 bars (``clip`` as
+    the windows were cut from it, ``original`` before ``--fold-2-4``)."""
+    meters = _meters(original or clip)
+    names = ", ".join(f"{num}/{den}" for num, den in meters)
+    if not clip.notes:
+        return "no notes"
+    sections = extract.four_four_sections(clip)
+    if not sections:
+        if (4, 4) in _meters(clip):
+            return f"its 4/4 stretches are shorter than a bar (meter {names})"
+        hint = ("; --fold-2-4 reads 2/4 and 2/2 as 4/4" if not options.fold_2_4 and
+                any(m in ((2, 4), (2, 2)) for m in meters) else "")
+        return f"no 4/4 bars (meter {names}){hint}"
+    longest = max(s.length for s in sections) / 4
+    if longest < options.bars:
+        return (f"its 4/4 stretches are shorter than {options.bars} bars (longest {longest:g}; "
+                f"meter {names})")
+    drums = [n for n in clip.notes if n.is_drum or clip.is_drum]
+    if options.kind in ("drums", "groove"):
+        if not drums:
+            return "no drum notes (MIDI channel 10)"
+        return f"no {options.bars} bars of drums without {options.gap_bars:g} silent bar(s)"
+    if stats.get("melody_out_of_range"):
+        return (f"its melodies leave the pitch range {options.min_pitch}..{options.max_pitch} "
+                "(--min-pitch, --max-pitch)")
+    if len(drums) == len(clip.notes):
+        return "drum notes only"
+    if options.kind == "trio":
+        drum_part = "" if not options.trio_require_drums else " and drums"
+        return (f"no {options.bars} bars where a melody (programs 0-31), a bass (32-39)"
+                f"{drum_part} all play (--trio-voices, --trio-without-drums)")
+    return (f"no melody of {options.bars} bars without a rest of {options.gap_bars:g} bar(s) "
+            "or more (--gap-bars)")
+
+
 def _one_line(exc: BaseException, path: str) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
+    if text.startswith(f"{path}: "):   # the manifest names the file already
+        return text[len(path) + 2:]
     if isinstance(exc, (MidiError, CodecError)) or path in text:
         return text
     return f"{type(exc).__name__}: {text}"
@@ -325,7 +397,7 @@ def prepare(sources, out_dir, kind: str = "mel", bars: int = 2, transpose=(0, 0)
             bar.update()
     bar.close()
 
-    files, skipped, stats = [], [], Counter()
+    files, skipped, no_windows, stats = [], [], [], Counter()
     per_split: dict[str, list[tuple[np.ndarray, int]]] = {s: [] for s in SPLITS}
     clips: dict[str, list[tuple[Clip, int]]] = {s: [] for s in SPLITS}
     for task, item in items:
@@ -333,6 +405,8 @@ def prepare(sources, out_dir, kind: str = "mel", bars: int = 2, transpose=(0, 0)
             skipped.append({"file": item.name, "reason": item.error})
             continue
         stats.update(item.stats)
+        if item.no_windows:
+            no_windows.append({"file": item.name, "reason": item.no_windows})
         index = len(files)
         files.append(item.name)
         split = split_of(task, item)
@@ -347,10 +421,11 @@ def prepare(sources, out_dir, kind: str = "mel", bars: int = 2, transpose=(0, 0)
         stride_bars = 1
         manifest["window"] = {"bars": bars, "steps_per_bar": extract.STEPS_PER_BAR,
                               "stride": stride_bars, "stride_unit": "bars"}
-        shape = (bars * extract.STEPS_PER_BAR,) + ((3,) if kind == "trio" else ())
+        shape = (bars * extract.STEPS_PER_BAR,) + ((3,) if kind == "trio" else
+                                                   (codec.output_depth,) if kind == "groove" else ())
     else:
         codec, per_split, shape = _clip_kind_windows(kind, clips, notes, stride or notes // 2,
-                                                     options, skipped, files)
+                                                     options, skipped, files, no_windows)
         manifest["window"] = ({"bars": bars, "steps_per_bar": 4 * options.steps_per_quarter,
                                "stride": 1, "stride_unit": "bars"} if kind == "pianoroll" else
                               {"notes": notes, "stride": stride or notes // 2,
@@ -364,11 +439,17 @@ def prepare(sources, out_dir, kind: str = "mel", bars: int = 2, transpose=(0, 0)
 
     splits, dedup = _dedupe_splits(per_split, shape)
     stats.update(dedup)
+    if not any(len(tokens) for tokens, _ in splits.values()):
+        why = Counter(e["reason"] for e in no_windows + skipped).most_common(3)
+        raise PrepareError(f"no window from any of the {len(files) + len(skipped)} pieces ("
+                           + "; ".join(f"{count}: {reason}" for reason, count in why)
+                           + "); nothing written")
     manifest.update({
         "codec": codec.config(),
         "token_shape": list(shape),
         "files": files,
         "skipped": skipped,
+        "no_windows": no_windows,
         "augment": {"transpose": augment, "splits": ["train"] if augment else []},
         "split_rule": ("groove info.csv split column, else " if any(t.split for t in tasks) else "")
                       + f"sha1(name) buckets: valid {valid:g}, test {test:g}",
@@ -420,7 +501,7 @@ def _dedupe_splits(per_split, shape):
     return out, stats
 
 
-def _clip_kind_windows(kind, clips, notes, stride, options, skipped, files):
+def _clip_kind_windows(kind, clips, notes, stride, options, skipped, files, no_windows=None):
     """Codecs of whole pieces: vocabularies built from the train clips (note events, pod),
     then fixed-length windows: ``notes`` events every ``stride`` (notes, pod, performance) or
     ``bars`` 4/4 bars every bar (pianoroll)."""
@@ -454,10 +535,16 @@ def _clip_kind_windows(kind, clips, notes, stride, options, skipped, files):
                                for w in extract.slide(codec.encode(section), steps, steps_per_bar)
                                if w.any()]
                 else:
-                    windows = list(segments(codec.encode(clip), notes, stride))
+                    encoded = codec.encode(clip)
+                    windows = list(segments(encoded, notes, stride))
             except CodecError as exc:
                 skipped.append({"file": files[index], "reason": " ".join(str(exc).split())})
                 continue
+            if not windows and no_windows is not None:
+                no_windows.append({"file": files[index], "reason": (
+                    no_window_reason(clip, options, {}) if kind == "pianoroll" else
+                    f"{len(encoded)} {'events' if kind == 'performance' else 'notes'}, fewer "
+                    f"than a window of {notes} (--notes)")})
             per_split[split] += [(w, index) for w in windows]
     if kind == "pianoroll":
         shape = (steps, 128)
@@ -467,25 +554,34 @@ def _clip_kind_windows(kind, clips, notes, stride, options, skipped, files):
 
 
 # -- command line --------------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser() -> Parser:
+    parser = Parser(
         prog="python -m training.prepare",
-        description="Build a dataset folder (manifest.json + npz shards) from music files.",
-        epilog="examples: shared:nottingham data/mel_2bar --kind mel --bars 2 | "
-               "shared:groove data/drums_2bar --kind drums --bars 2 | "
-               "music21:bach data/bach_notes --kind notes --notes 100")
-    parser.add_argument("sources", nargs="+", metavar="SOURCE",
+        description="Build a dataset folder (manifest.json + npz shards) from music files. "
+                    "Pieces that give no window are listed with the reason.",
+        examples=["python -m training.prepare shared:nottingham -o data/mel_2bar --kind mel --bars 2",
+                  "python -m training.prepare shared:groove -o data/drums_2bar --kind drums --bars 2",
+                  "python -m training.prepare shared:groove -o data/groove_2bar --kind groove --bars 2",
+                  "python -m training.prepare my_midi/ -o data/mine --kind mel --bars 2 --fold-2-4",
+                  "python -m training.prepare music21:bach -o data/bach_notes --kind notes --notes 100",
+                  "python -m training.prepare my_midi/ data/mine   (without -o: the last path is "
+                  "OUT_DIR)"])
+    parser.add_argument("paths", nargs="+", metavar="SOURCE",
                         help="folder, file, music21:NAME, shared:groove or shared:nottingham "
-                             "(several allowed); the last positional argument is OUT_DIR")
-    parser.add_argument("out_dir", metavar="OUT_DIR", help="dataset folder to write")
+                             "(several allowed); without -o the last one is OUT_DIR")
+    parser.add_argument("-o", "--out", metavar="OUT_DIR", help="dataset folder to write")
     parser.add_argument("--kind", choices=KINDS, default="mel", help="representation (codec)")
-    parser.add_argument("--bars", type=int, default=2, help="window length in 4/4 bars (mel, drums, trio)")
+    parser.add_argument("--bars", type=int, default=2,
+                        help="window length in 4/4 bars (mel, drums, trio, groove)")
+    parser.add_argument("--fold-2-4", action="store_true",
+                        help="read 2/4 stretches as 4/4 (two 2/4 bars make one window bar) and "
+                             "2/2 as 4/4 (bar kinds and pianoroll; default: 4/4 only)")
     parser.add_argument("--notes", type=int, default=100, help="window length in notes (notes, pod, performance)")
     parser.add_argument("--stride", type=int, default=None, help="note-window stride (default notes/2)")
     parser.add_argument("--transpose", type=int, nargs=2, default=(0, 0), metavar=("LOW", "HIGH"),
                         help="augment train with every transposition in LOW..HIGH semitones")
-    parser.add_argument("--min-pitch", type=int, default=21, help="lowest melody pitch (21)")
-    parser.add_argument("--max-pitch", type=int, default=108, help="highest melody pitch (108)")
+    parser.add_argument("--min-pitch", type=int, default=21, help="lowest melody pitch")
+    parser.add_argument("--max-pitch", type=int, default=108, help="highest melody pitch")
     parser.add_argument("--gap-bars", type=float, default=1.0, help="silence that ends a melody, in bars")
     parser.add_argument("--trio-without-drums", action="store_true",
                         help="accept trio windows that have melody and bass but no drum track")
@@ -504,29 +600,75 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: pieces listed per reason group in the report; the manifest lists all
+REPORT_LINES = 20
+
+
+def _check_args(parser: Parser, args) -> None:
+    """Flag values that cannot work: a usage error (exit 2) before anything is read."""
+    if not (0 <= args.valid and 0 <= args.test and args.valid + args.test < 1):
+        parser.error("--valid and --test must be >= 0 and sum to less than 1")
+    if not 1 <= args.steps_per_quarter <= 96:
+        parser.error("--steps-per-quarter must be in 1..96")
+    if args.transpose[0] > args.transpose[1]:
+        parser.error(f"--transpose {args.transpose[0]} {args.transpose[1]}: LOW must not exceed HIGH")
+    if args.min_pitch > args.max_pitch or not 0 <= args.min_pitch <= 127 \
+            or not 0 <= args.max_pitch <= 127:
+        parser.error("--min-pitch and --max-pitch must be in 0..127, lowest first")
+    for flag, value in (("--bars", args.bars), ("--notes", args.notes), ("--stride", args.stride),
+                        ("--max-files", args.max_files), ("--workers", args.workers),
+                        ("--shard-size", args.shard_size)):
+        if value is not None and value < 1:
+            parser.error(f"{flag} must be at least 1")
+    if not args.gap_bars > 0:
+        parser.error("--gap-bars must be more than 0")
+
+
+def report(out_dir, manifest: dict) -> str:
+    """The lines printed after a build: counts, then each piece that gave nothing and why."""
+    counts = manifest["counts"]
+    skipped, empty = manifest["skipped"], manifest.get("no_windows", [])
+    lines = [f"{out_dir}: train {counts['train']}, valid {counts['valid']}, test {counts['test']} "
+             f"windows from {len(manifest['files'])} pieces ({len(skipped)} skipped, "
+             f"{len(empty)} gave no window)"]
+    for title, entries in (("skipped (unreadable)", skipped), ("no window", empty)):
+        if entries:
+            lines.append(f"{title}:")
+            lines += [f"  {e['file']}: {e['reason']}" for e in entries[:REPORT_LINES]]
+        if len(entries) > REPORT_LINES:
+            key = "skipped" if entries is skipped else "no_windows"
+            lines.append(f"  ... and {len(entries) - REPORT_LINES} more "
+                         f"({Path(out_dir) / 'manifest.json'}: {key})")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.out is None and len(args.paths) < 2:
+        parser.error("give SOURCE ... and the dataset folder: SOURCE -o OUT_DIR")
+    sources, out_dir = (args.paths, args.out) if args.out else (args.paths[:-1], args.paths[-1])
+    _check_args(parser, args)
     try:
-        if not (0 <= args.valid and 0 <= args.test and args.valid + args.test < 1):
-            raise PrepareError("--valid and --test must be >= 0 and sum to less than 1")
         manifest = prepare(
-            args.sources, args.out_dir, kind=args.kind, bars=args.bars,
-            transpose=tuple(args.transpose), workers=max(1, args.workers), valid=args.valid,
+            sources, out_dir, kind=args.kind, bars=args.bars,
+            transpose=tuple(args.transpose), workers=args.workers, valid=args.valid,
             test=args.test, max_files=args.max_files, notes=args.notes, stride=args.stride,
             shard_size=args.shard_size, progress=not args.quiet, min_pitch=args.min_pitch,
             max_pitch=args.max_pitch, gap_bars=args.gap_bars,
             trio_require_drums=not args.trio_without_drums, trio_voices=args.trio_voices,
-            steps_per_quarter=args.steps_per_quarter)
+            steps_per_quarter=args.steps_per_quarter, fold_2_4=args.fold_2_4)
     except (PrepareError, DatasetError, CodecError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(exc)
+    except OSError as exc:
+        return fail(f"{exc.filename or out_dir}: {exc.strerror or exc}")
     except KeyboardInterrupt:
         print("error: interrupted, nothing written", file=sys.stderr)
         return 130
-    counts = manifest["counts"]
-    print(f"{args.out_dir}: train {counts['train']}, valid {counts['valid']}, test {counts['test']} "
-          f"windows from {len(manifest['files'])} pieces ({len(manifest['skipped'])} skipped)")
+    try:
+        print(report(out_dir, manifest))
+    except BrokenPipeError:   # `| head`: the dataset is written, the reader left
+        sys.stdout = open(os.devnull, "w")
     return 0
 
 

@@ -1,15 +1,29 @@
-"""Train a model from the config registry: ``python -m training.train CONFIG --data DIR --out RUN_DIR``.
+"""Train a model from the config registry: ``python -m training.train CONFIG --data DIR -o RUN_DIR``.
 
-    $ python -m training.train lb-mel_2bar --data data/mel_2bar --out runs/mel
-    $ python -m training.train cat-mel_2bar_small --data data/mel_2bar --out runs/big \\
+    $ python -m training.train lb-mel_2bar --data data/mel_2bar -o runs/mel     # CPU: lb-* configs
+    $ python -m training.train cat-mel_2bar_small --data data/mel_2bar -o runs/big \\
           --steps 50000 --batch-size 256 --set model.z_size=128 --set train.eval_every=1000
-    $ torchrun --nproc_per_node=2 -m training.train lb-mel_2bar --data data/mel_2bar --out runs/ddp
+    $ torchrun --nproc_per_node=2 -m training.train lb-mel_2bar --data data/mel_2bar -o runs/ddp
 
 Rerunning the same command after a kill continues from ``RUN_DIR/checkpoint.pt`` (same batches,
-same random numbers: the continuation is identical). Written to RUN_DIR: ``config.json``,
-``metrics.jsonl`` (one JSON line per step: loss, recon, kl, beta, lr, sampling_prob, accuracy,
-grad_norm; plus ``"split": "valid"`` lines every ``train.eval_every`` steps) and
-``checkpoint.pt`` every ``train.checkpoint_every`` steps and at the end (written atomically).
+same random numbers: the continuation is identical) and says "resuming from step N". Ctrl-C or
+SIGTERM finish the step under way, save the checkpoint and say "saved checkpoint at step N"
+(a second Ctrl-C stops at once). Written to RUN_DIR:
+
+- ``config.json``: the run's config, ``data.path`` = the dataset it really trains on;
+- ``metrics.jsonl``: one JSON line per step (``step`` counts steps done, 1-based, as checkpoints
+  do; ``time`` = Unix wall-clock seconds; loss, recon, kl, beta, lr, sampling_prob, accuracy,
+  grad_norm...), plus ``"split": "valid"`` lines every ``train.eval_every`` steps;
+- ``events.out.tfevents.*``: the same scalars for TensorBoard (``tensorboard --logdir runs``),
+  when the ``tensorboard`` package is installed (the ``train`` extra);
+- ``checkpoint.pt`` every ``train.checkpoint_every`` steps, at the end and when stopped (written
+  atomically), and ``best.pt`` whenever the validation reconstruction loss is the lowest so far
+  (export either one: on a small dataset such as Groove the last checkpoint may have started to
+  overfit);
+- ``samples/step_NNNNN/*.mid`` every ``train.sample_every`` steps (training.samples).
+
+After its first steps a run that would take more than a day on this machine prints a warning
+with its estimate. ``python -m training.plot RUN_DIR`` draws the curves.
 
 From Python, for export and evaluation::
 
@@ -28,8 +42,11 @@ import argparse
 import json
 import math
 import os
+import signal
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -39,18 +56,34 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
+from runtime.cli import USAGE, Parser, fail
+
 from . import schedules
 from .configs import CONFIGS, Config, ConfigError, get_config
 from .data import DatasetError, WindowDataset
 from .models import Model, build_model
+from .samples import write_samples
 
 CHECKPOINT = "checkpoint.pt"
+BEST = "best.pt"
 METRICS = "metrics.jsonl"
+SAMPLES = "samples"
 CHECKPOINT_FORMAT = 1
+#: warn when the estimated time left is longer than this (seconds), measured over ETA_STEPS steps
+ETA_WARN_SECONDS = 24 * 3600
+ETA_STEPS = 10
 
 
 class TrainingError(RuntimeError):
     """Training cannot go on (diverged, incompatible checkpoint...); the message is one line."""
+
+
+class TrainingInterrupted(Exception):
+    """SIGINT or SIGTERM stopped the run after a checkpoint was saved at ``step``."""
+
+    def __init__(self, signum: int, step: int):
+        super().__init__(f"stopped by {signal.Signals(signum).name} at step {step}")
+        self.signum, self.step = signum, step
 
 
 # -- checkpoints --------------------------------------------------------------------------------
@@ -131,6 +164,16 @@ def fit_to_dataset(cfg: Config, dataset: WindowDataset) -> None:
     if wanted and wanted != codec.name:
         raise TrainingError(f"config {cfg.name} wants a {wanted!r} dataset, "
                             f"{dataset.folder} holds {codec.name!r}")
+    # the config's input-only codec options (the groove codec's input transform) apply to the
+    # dataset's tokens: one prepared dataset serves every input transform
+    options = {k: v for k, v in cfg.codec.items() if k in codec.input_options}
+    if options:
+        from runtime.codecs import CodecError, codec_from_config
+
+        try:
+            codec = dataset.codec = codec_from_config({**codec.config(), **options})
+        except CodecError as exc:
+            raise TrainingError(f"config {cfg.name}: {exc}") from None
     cfg.codec = codec.config()
     m = cfg.model
     m.input_depth = int(codec.input_depth)
@@ -164,6 +207,7 @@ def write_metrics(path: Path, lines: list[dict]) -> None:
 
 
 def read_metrics(path: Path) -> list[dict]:
+    """The lines of a metrics.jsonl (up to a line cut by a kill), as written."""
     if not path.exists():
         return []
     lines = []
@@ -173,6 +217,14 @@ def read_metrics(path: Path) -> list[dict]:
         except json.JSONDecodeError:
             break  # a line cut by a kill: everything after it is not trusted
     return lines
+
+
+def upgrade_metrics(lines: list[dict]) -> list[dict]:
+    """Lines without ``time`` were written when steps counted from 0: shift them to the 1-based
+    steps of today's lines (``time`` None marks them as done)."""
+    return [line if "time" in line else
+            {"step": line.get("step", -1) + 1, "time": None,
+             **{k: v for k, v in line.items() if k != "step"}} for line in lines]
 
 
 # -- the loop -----------------------------------------------------------------------------------
@@ -215,7 +267,10 @@ def _train(cfg: Config, data_dir: Path, out_dir: Path, rank: int, world: int, lo
     device = pick_device(t.device, local_rank)
     train_set = WindowDataset(data_dir, "train", cfg.data.transpose)
     fit_to_dataset(cfg, train_set)
+    cfg.data.path = str(data_dir.resolve())   # export and evaluate find the run's real data
     valid_set = WindowDataset(data_dir, "valid") if t.eval_every > 0 else None
+    if valid_set is not None:
+        valid_set.codec = train_set.codec  # with the config's input options (fit_to_dataset)
     if valid_set is not None and len(valid_set) == 0:
         valid_set = None
     per_rank = t.batch_size // world
@@ -230,7 +285,7 @@ def _train(cfg: Config, data_dir: Path, out_dir: Path, rank: int, world: int, lo
         raise TrainingError(f"config {cfg.name} does not fit {data_dir}: {exc}") from None
     optimizer = torch.optim.Adam(model.parameters(), lr=t.learning_rate)
     ckpt_path, metrics_path = out_dir / CHECKPOINT, out_dir / METRICS
-    start, nan_steps = 0, 0
+    start, nan_steps, best = 0, 0, math.inf
     if ckpt_path.exists():
         ckpt = read_checkpoint(ckpt_path, device)
         saved = Config.from_dict(ckpt["config"])
@@ -240,11 +295,17 @@ def _train(cfg: Config, data_dir: Path, out_dir: Path, rank: int, world: int, lo
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         start, nan_steps = int(ckpt["step"]), int(ckpt.get("nan_steps", 0))
+        best = float(ckpt.get("best_valid_recon", best))
     if rank == 0:
         out_dir.mkdir(parents=True, exist_ok=True)
-        write_metrics(metrics_path, [m for m in read_metrics(metrics_path) if m.get("step", 0) < start])
+        if start:
+            _say(f"resuming from step {start} ({ckpt_path})")
+        kept = [m for m in upgrade_metrics(read_metrics(metrics_path)) if m.get("step", 0) <= start]
+        write_metrics(metrics_path, kept)
         config_json = json.dumps(cfg.to_dict(), indent=1) + "\n"
         _atomic_write(out_dir / "config.json", lambda tmp: Path(tmp).write_text(config_json))
+    sample_every = t.eval_every if t.sample_every < 0 else t.sample_every
+    sample_set = valid_set if valid_set is not None else train_set
 
     if world > 1:
         ddp_model = DistributedDataParallel(
@@ -256,96 +317,240 @@ def _train(cfg: Config, data_dir: Path, out_dir: Path, rank: int, world: int, lo
     batches_per_epoch = len(sampler) // per_rank
     epoch, order = None, None
     log = open(metrics_path, "a") if rank == 0 else None
+    board = _tensorboard(out_dir, start) if rank == 0 else None
     bar = tqdm(total=t.steps, initial=start, desc=cfg.name, unit="step", dynamic_ncols=True,
                disable=not progress or rank != 0)
-    bad_in_a_row, metrics = 0, {}
+    eta = _EtaCheck(cfg.name, t.steps) if rank == 0 else None
+    bad_in_a_row, metrics, done = 0, {}, start
+
+    def save(path, **extra):
+        save_checkpoint(path, model, optimizer, done, cfg, cfg.codec, nan_steps=nan_steps,
+                        best_valid_recon=best, data_dir=cfg.data.path, **extra)
+
     try:
-        for step in range(start, t.steps):
-            # the batch and every random number of this step are functions of (seed, step, rank)
-            if epoch != step // batches_per_epoch:
-                epoch = step // batches_per_epoch
-                sampler.set_epoch(epoch)
-                order = list(sampler)
-            first = (step % batches_per_epoch) * per_rank
-            rng = np.random.default_rng([t.seed, step, rank])
-            batch = {k: v.to(device) for k, v in
-                     train_set.batch(order[first:first + per_rank], rng).items()}
-            torch.manual_seed(t.seed * 1_000_003 + step * 131 + rank)
+        with _StopOnSignal() as stop:
+            for step in range(start, t.steps):
+                # the batch and every random number of this step are functions of (seed, step, rank)
+                if epoch != step // batches_per_epoch:
+                    epoch = step // batches_per_epoch
+                    sampler.set_epoch(epoch)
+                    order = list(sampler)
+                first = (step % batches_per_epoch) * per_rank
+                rng = np.random.default_rng([t.seed, step, rank])
+                batch = {k: v.to(device) for k, v in
+                         train_set.batch(order[first:first + per_rank], rng).items()}
+                torch.manual_seed(t.seed * 1_000_003 + step * 131 + rank)
 
-            lr = schedules.learning_rate(step, t.learning_rate, t.min_learning_rate, t.decay_rate)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            loss, metrics = ddp_model(batch, step)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip))
-
-            # grad_norm is the same on every rank after DDP's all-reduce: all ranks agree to skip
-            finite = math.isfinite(grad_norm) and (world > 1 or math.isfinite(loss.item()))
-            if finite and grad_norm < t.grad_norm_clip_to_zero:
-                optimizer.step()
-                bad_in_a_row, skipped = 0, 0
-            else:
+                lr = schedules.learning_rate(step, t.learning_rate, t.min_learning_rate, t.decay_rate)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                loss, metrics = ddp_model(batch, step)
                 optimizer.zero_grad(set_to_none=True)
-                skipped = 1
-                if not finite:
-                    nan_steps += 1
-                    bad_in_a_row += 1
-                    if bad_in_a_row >= t.max_bad_steps:
-                        raise TrainingError(
-                            f"training diverged: {bad_in_a_row} steps in a row with a non-finite "
-                            f"loss or gradient (step {step}); lower train.learning_rate or check "
-                            "the data")
-            metrics = {"step": step, **metrics, "lr": lr, "grad_norm": grad_norm,
-                       "skipped": skipped, "nan_steps": nan_steps}
-            if rank == 0:
-                log.write(json.dumps(metrics) + "\n")
-                if step % 10 == 0 or step == t.steps - 1:
-                    log.flush()
-                    bar.set_postfix(loss=f"{metrics['loss']:.3g}", acc=f"{metrics['accuracy']:.3f}",
-                                    refresh=False)
-                bar.update(1)
+                loss.backward()
+                grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip))
 
-            done = step + 1
-            if rank == 0 and valid_set is not None and (done % t.eval_every == 0 or done == t.steps):
-                log.write(json.dumps({"step": step, "split": "valid",
-                                      **evaluate(model, valid_set, cfg, step, device)}) + "\n")
-                log.flush()
-            if rank == 0 and (done % t.checkpoint_every == 0 or done == t.steps):
-                log.flush()
-                save_checkpoint(ckpt_path, model, optimizer, done, cfg, cfg.codec,
-                                nan_steps=nan_steps)
+                # grad_norm is the same on every rank after DDP's all-reduce: all ranks agree to skip
+                finite = math.isfinite(grad_norm) and (world > 1 or math.isfinite(loss.item()))
+                if finite and grad_norm < t.grad_norm_clip_to_zero:
+                    optimizer.step()
+                    bad_in_a_row, skipped = 0, 0
+                else:
+                    optimizer.zero_grad(set_to_none=True)
+                    skipped = 1
+                    if not finite:
+                        nan_steps += 1
+                        bad_in_a_row += 1
+                        if bad_in_a_row >= t.max_bad_steps:
+                            raise TrainingError(
+                                f"training diverged: {bad_in_a_row} steps in a row with a non-finite "
+                                f"loss or gradient (step {step + 1}); lower train.learning_rate or "
+                                "check the data")
+                # steps are counted 1-based in the logs, as in checkpoints: "step N" = N steps done
+                done = step + 1
+                metrics = {"step": done, "time": round(time.time(), 3), **metrics, "lr": lr,
+                           "grad_norm": grad_norm, "skipped": skipped, "nan_steps": nan_steps}
+                if rank == 0:
+                    log.write(json.dumps(metrics) + "\n")
+                    _board_scalars(board, "train", metrics, done)
+                    if done % 10 == 1 or done == t.steps:
+                        log.flush()
+                        bar.set_postfix(loss=f"{metrics['loss']:.3g}",
+                                        acc=f"{metrics['accuracy']:.3f}", refresh=False)
+                    bar.update(1)
+                    eta.tick(done)
+
+                if rank == 0 and valid_set is not None and (done % t.eval_every == 0 or done == t.steps):
+                    valid = evaluate(model, valid_set, cfg, step, device)
+                    log.write(json.dumps({"step": done, "time": round(time.time(), 3),
+                                          "split": "valid", **valid}) + "\n")
+                    log.flush()
+                    _board_scalars(board, "valid", valid, done)
+                    if valid.get("valid_recon", math.inf) < best:
+                        best = valid["valid_recon"]
+                        save(out_dir / BEST)
+                if rank == 0 and sample_every > 0 and (done % sample_every == 0 or done == t.steps):
+                    sample_every = _write_samples(model, sample_set, out_dir, done, t.seed, device,
+                                                  sample_every)
+                checkpointed = done % t.checkpoint_every == 0 or done == t.steps
+                if rank == 0 and checkpointed:
+                    log.flush()
+                    save(ckpt_path)
+                if stop.agreed(world, device):
+                    if rank == 0:
+                        log.flush()
+                        if not checkpointed:
+                            save(ckpt_path)
+                        bar.close()
+                        _say(f"{signal.Signals(stop.signum).name}: saved checkpoint at step {done} "
+                             f"in {ckpt_path}; rerun the same command to continue")
+                    raise TrainingInterrupted(stop.signum, done)
     finally:
         bar.close()
         if log is not None:
             log.close()
+        if board is not None:
+            board.close()
     return metrics
+
+
+def _say(message: str) -> None:
+    """One status line on stderr that does not break a progress bar."""
+    tqdm.write(message, file=sys.stderr)
+
+
+class _StopOnSignal:
+    """SIGINT and SIGTERM set a flag; the loop finishes its step, saves and stops. A second
+    signal stops at once (KeyboardInterrupt). Outside the main thread nothing is installed."""
+
+    def __init__(self):
+        self.signum, self._previous = 0, {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc_info):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum, frame):
+        if self.signum:
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def agreed(self, world: int, device: torch.device) -> bool:
+        """Whether to stop now; under DDP every rank stops at the same step (max over ranks)."""
+        if world > 1:
+            flag = torch.tensor([self.signum], device=device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            self.signum = int(flag.item())
+        return bool(self.signum)
+
+
+class _EtaCheck:
+    """Times ETA_STEPS steps after the first one and warns once when the run's remaining steps
+    would take longer than ETA_WARN_SECONDS on this machine."""
+
+    def __init__(self, name: str, total: int):
+        self.name, self.total, self.first, self.clock = name, total, None, None
+
+    def tick(self, done: int) -> None:
+        if self.first is None:
+            self.first, self.clock = done, time.monotonic()   # step one warms up: not counted
+        elif self.clock is not None and done - self.first == ETA_STEPS:
+            per_step = (time.monotonic() - self.clock) / ETA_STEPS
+            left = per_step * (self.total - done)
+            self.clock = None
+            if left > ETA_WARN_SECONDS:
+                advice = ("lower --steps" if self.name.startswith("lb-") else
+                          "on a CPU use an lb-* config (docs/training.md) or lower --steps")
+                _say(f"warning: {self.name} runs at {per_step:.3g} s a step on this machine: the "
+                     f"{self.total - done} steps left take about {_duration(left)}; {advice}")
+
+
+def _duration(seconds: float) -> str:
+    hours = seconds / 3600
+    return f"{hours:.0f} h" if hours < 72 else f"{hours / 24:.0f} days ({hours:.0f} h)"
+
+
+def _tensorboard(out_dir: Path, start: int):
+    """A SummaryWriter into the run folder, or None (said once) without the tensorboard package.
+    A resumed run hides the events past its checkpoint (``purge_step``)."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except Exception as exc:  # noqa: BLE001 - ImportError, or a tensorboard that does not load
+        reason = "not installed" if isinstance(exc, ImportError) else f"not usable ({exc})"
+        _say(f"note: tensorboard is {reason}: no TensorBoard logs, metrics.jsonl only "
+             "(pip install 'latentbridge[train]')")
+        return None
+    return SummaryWriter(log_dir=str(out_dir), purge_step=start + 1 if start else None)
+
+
+def _board_scalars(board, split: str, values: dict, step: int) -> None:
+    if board is None:
+        return
+    for key, value in values.items():
+        if key not in ("step", "time", "split") and isinstance(value, (int, float)):
+            board.add_scalar(f"{split}/{key.removeprefix('valid_')}", value, step)
+
+
+def _write_samples(model, dataset, out_dir: Path, done: int, seed: int, device,
+                   every: int) -> int:
+    """Samples for step ``done``; a failure is said once and turns sampling off (returns 0)."""
+    try:
+        write_samples(model, dataset, out_dir / SAMPLES / f"step_{done:05d}", seed=seed,
+                      device=device)
+    except Exception as exc:  # noqa: BLE001 - samples are for listening: never stop training
+        _say(f"warning: no samples written at step {done} ({type(exc).__name__}: "
+             f"{' '.join(str(exc).split())}); sampling is off for this run")
+        return 0
+    return every
 
 
 # -- command line -------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="python -m training.train",
         description="Train a model of the config registry on a dataset folder; rerun the same "
-                    "command to continue from RUN_DIR/checkpoint.pt.")
+                    "command to continue from RUN_DIR/checkpoint.pt. Ctrl-C or SIGTERM save a "
+                    "checkpoint before stopping. On a CPU start with the lb-* configs.",
+        examples=["python -m training.train lb-mel_2bar --data data/mel_2bar -o runs/mel_2bar",
+                  "python -m training.train lb-drums_2bar --data data/drums_2bar -o runs/drums "
+                  "--steps 5000 --set train.sample_every=500",
+                  "python -m training.plot runs/mel_2bar -o runs/mel_2bar/curves.png"])
     parser.add_argument("config", help=f"config name (one of: {', '.join(sorted(CONFIGS))})")
-    parser.add_argument("--data", help="dataset folder from `python -m training.prepare` "
-                                       "(default: the config's data.path)")
-    parser.add_argument("--out", required=True, help="run folder (checkpoint, metrics, config)")
-    parser.add_argument("--steps", type=int, help="total training steps (train.steps)")
-    parser.add_argument("--batch-size", type=int, help="global batch size (train.batch_size)")
-    parser.add_argument("--seed", type=int, help="random seed (train.seed)")
-    parser.add_argument("--threads", type=int, help="torch CPU threads per process (train.threads)")
-    parser.add_argument("--device", help="auto, cpu, cuda (train.device)")
+    parser.add_argument("--data", metavar="DIR",
+                        help="dataset folder from `python -m training.prepare` (default: the "
+                             "config's data.path)")
+    parser.add_argument("-o", "--out", required=True, metavar="RUN_DIR",
+                        help="run folder: checkpoint.pt, best.pt, metrics.jsonl, config.json, "
+                             "TensorBoard events, samples/")
+    parser.add_argument("--steps", type=int, help="total training steps (default: the config's "
+                                                  "train.steps)")
+    parser.add_argument("--batch-size", type=int, help="global batch size (default: the config's "
+                                                       "train.batch_size)")
+    parser.add_argument("--seed", type=int, help="random seed (default: the config's train.seed)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads per process (default: the "
+                                                    "config's train.threads, 0 = torch's choice)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"),
+                        help="where to train (default: the config's train.device, auto)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config value, e.g. --set model.z_size=64 (repeatable)")
+                        help="override a config value, e.g. --set model.z_size=64 or --set "
+                             "train.sample_every=0 (repeatable; default: none)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for flag, value, least in (("--steps", args.steps, 1), ("--batch-size", args.batch_size, 1),
+                               ("--threads", args.threads, 0)):
+        if value is not None and value < least:
+            parser.error(f"{flag} must be at least {least}")
     try:
         cfg = build_config(args.config, args.overrides, args.steps, args.batch_size, args.seed)
         if args.threads is not None:
@@ -355,17 +560,21 @@ def main(argv=None) -> int:
         data = args.data or cfg.data.path
         if not data:
             raise ConfigError("no dataset: pass --data DIR")
+    except ConfigError as exc:   # an unknown config or setting: a usage error
+        return fail(exc, USAGE)
+    try:
         metrics = train(cfg, data, args.out, progress=not args.quiet)
     except (ConfigError, DatasetError, TrainingError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
+        return fail(exc)
+    except TrainingInterrupted as exc:   # the checkpoint is saved and said so
+        return 128 + exc.signum
+    except KeyboardInterrupt:            # a second Ctrl-C: stopped at once
         print("interrupted: rerun the same command to continue from the last checkpoint",
               file=sys.stderr)
         return 130
     if int(os.environ.get("RANK", "0")) == 0:
         if metrics:
-            print(f"step {metrics['step'] + 1}: loss {metrics['loss']:.4g}, accuracy "
+            print(f"step {metrics['step']}: loss {metrics['loss']:.4g}, accuracy "
                   f"{metrics['accuracy']:.3f}; checkpoint in {Path(args.out) / CHECKPOINT}")
         else:
             print(f"nothing to do: {Path(args.out) / CHECKPOINT} has already done "

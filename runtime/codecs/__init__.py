@@ -7,4 +7,4 @@
 """
 
 from .base import REGISTRY, Codec, CodecError, codec_from_config, register  # noqa: F401
-from . import drums, melody, note_events, performance, pianoroll, pod, trio  # noqa: F401  (register)
+from . import drums, groove, melody, note_events, performance, pianoroll, pod, trio  # noqa: F401  (register)

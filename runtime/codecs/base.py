@@ -47,6 +47,14 @@ class Codec:
         """JSON-ready parameters; ``codec_from_config(codec.config())`` rebuilds an equal codec."""
         raise NotImplementedError
 
+    #: config keys that change only ``to_input``, never the tokens (the groove codec's input
+    #: transform): one dataset serves every value of them
+    input_options: ClassVar[tuple[str, ...]] = ()
+
+    def token_config(self) -> dict[str, Any]:
+        """``config()`` without the input-only options: equal when two codecs' tokens mean the same."""
+        return {k: v for k, v in self.config().items() if k not in self.input_options}
+
 
 REGISTRY: dict[str, type[Codec]] = {}
 

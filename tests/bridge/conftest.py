@@ -4,11 +4,8 @@ client with its own bound receiving socket, and a bridge running in this process
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import subprocess
 import sys
-import tempfile
 import time
 
 import pytest
@@ -19,47 +16,17 @@ JACK_SERVER = f"latentbridge-test-{os.getpid()}"
 
 @pytest.fixture(scope="session")
 def jack():
-    """A private jackd (``-n`` name, dummy driver, 48 kHz, 256 frames) for this test session.
+    """A private jackd (``-n`` name, dummy driver, 48 kHz, 256 frames) for this test session
+    (bridge.jackd: away from any jackd a developer runs, never started behind our back)."""
+    from bridge.jackd import JackError, PrivateJack
 
-    A private server name keeps the tests away from any jackd a developer already runs;
-    JACK_NO_START_SERVER stops libjack from starting one behind our back."""
-    if shutil.which("jackd") is None:
-        pytest.fail("jackd not found (apt-get install jackd2)")
-    env = {"JACK_NO_AUDIO_RESERVATION": "1", "JACK_NO_START_SERVER": "1",
-           "JACK_DEFAULT_SERVER": JACK_SERVER}
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-    log = tempfile.TemporaryFile()        # jackd reports every xrun: a pipe could fill and block it
-    proc = subprocess.Popen(["jackd", "-n", JACK_SERVER, "-d", "dummy", "-r", "48000", "-p", "256"],
-                            stdout=log, stderr=subprocess.STDOUT)
-    import rtmidi
-
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            probe = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="probe")
-            probe.delete()
-            break
-        except rtmidi.SystemError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                log.seek(0)
-                err = log.read().decode(errors="replace")[-500:]
-                pytest.fail(f"jackd did not start: {err}")
-            time.sleep(0.1)
-    yield JACK_SERVER
-    proc.terminate()
+    server = PrivateJack(JACK_SERVER, rate=48000, period=256)
     try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    log.close()
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+        server.start()
+    except JackError as exc:
+        pytest.fail(str(exc))
+    yield JACK_SERVER
+    server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -68,6 +35,56 @@ def engine():
     from runtime.engine import Engine
 
     return Engine.load(None, threads=1)
+
+
+@pytest.fixture(scope="session")
+def groove_bundles(shared_data, tmp_path_factory):
+    """``{"groove": folder, "drumify": folder}``: the shipped groove_2bar / drumify_2bar where
+    they exist, else a tiny GrooVAE of each input (humanize, tap) trained for 20 steps on two
+    real Groove beats and exported as a real bundle (~5 s; no trained groove model is needed to
+    check that the bridge plays the tools: Groove keeps the played hits whatever the weights)."""
+    from runtime.bundle import MODELS_DIR
+
+    wanted = {"groove": ("groove_2bar", "lb-groovae_2bar_humanize"),
+              "drumify": ("drumify_2bar", "lb-groovae_2bar_tap")}
+    found = {tool: MODELS_DIR / shipped for tool, (shipped, _) in wanted.items()
+             if (MODELS_DIR / shipped / "model.json").is_file()}
+    if len(found) == len(wanted):
+        return found
+    import torch
+
+    from training.data import WindowDataset
+    from training.export import export_bundle
+    from training.models import build_model
+    from training.prepare import prepare
+    from training.train import build_config, fit_to_dataset
+
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("groove_bundles")
+    beats = sorted((shared_data / "groove" / "drummer1" / "session1").glob("*beat*.mid"))[:2]
+    prepare([str(f) for f in beats], root / "data", kind="groove", bars=2, progress=False,
+            valid=0.0, test=0.0)
+    for tool, (shipped, config) in wanted.items():
+        if tool in found:
+            continue
+        dataset = WindowDataset(root / "data", "train")
+        cfg = build_config(config, ["model.enc_rnn_size=[16]", "model.dec_rnn_size=[16]",
+                                    "model.z_size=8"])
+        fit_to_dataset(cfg, dataset)
+        torch.manual_seed(0)
+        model = build_model(cfg.model)
+        optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+        batch = dataset.batch_of(dataset.tokens[:8])
+        for step in range(1, 21):
+            model.train()
+            loss, _ = model(batch, step)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        found[tool] = export_bundle(model.eval(), root / shipped, name=f"tiny_{shipped}",
+                                    codec=dataset.codec, valid_tokens=dataset.tokens[:4],
+                                    eval_windows=4)
+    return found
 
 
 def free_port() -> int:
@@ -90,8 +107,18 @@ class OscClient:
         self.target = ("127.0.0.1", port)
         self.seen: list[tuple[str, list]] = []
 
+    @property
+    def port(self) -> int:
+        """The port this client sends from and listens on."""
+        return self.sock.getsockname()[1]
+
     def send(self, address: str, *args) -> None:
         self.client.send_message(address, list(args))
+
+    def hello(self) -> list:
+        """Register this client's own port with /lb/hello: it has a session of its own."""
+        self.send("/lb/hello", self.port)
+        return self.expect("/lb/hello")
 
     def upload(self, slot: str, clip, chunk: int = 100) -> None:
         """Send ``clip`` into ``slot`` as docs/osc.md says: begin, notes in chunks, end."""
@@ -155,11 +182,20 @@ def make_bridge(engine):
         made.append((bridge, client))
         return bridge, client
 
+    def another_client(bridge) -> OscClient:
+        """One more client of ``bridge`` (a second device), closed after the test."""
+        client = OscClient(bridge.server.address[1])
+        made.append((None, client))
+        return client
+
+    make.client = another_client
+
     interval = sys.getswitchinterval()
     sys.setswitchinterval(0.0005)      # as the CLI does
     yield make
     for bridge, client in made:
-        bridge.close()
+        if bridge is not None:
+            bridge.close()
         client.close()
     sys.setswitchinterval(interval)
 
@@ -255,3 +291,30 @@ def midi_sender(jack):
     yield make
     for sender in made:
         sender.close()
+
+
+@pytest.fixture
+def jack_scheduler(jack, midi_receiver):
+    """Factory: ``(clock, scheduler, receiver)`` -- a clock at ``tempo``, a started Scheduler
+    sending on a real "latentbridge out" JACK port, and a receiver listening to it. All closed
+    after the test (closing the scheduler twice only repeats its all-notes-off)."""
+    from bridge.clock import Clock
+    from bridge.midi import open_ports
+    from bridge.scheduler import Scheduler
+
+    made = []
+
+    def make(tempo: float = 120.0):
+        clock = Clock(tempo=tempo)
+        ports = open_ports(api="jack", use_input=False)
+        sched = Scheduler(clock, send=ports.send)
+        made.append((sched, ports))
+        receiver = midi_receiver()
+        sched.start()
+        return clock, sched, receiver
+    yield make
+    for sched, ports in made:
+        sched.close()
+        time.sleep(0.05)
+        ports.close()
+

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -26,52 +27,65 @@ def test_help_and_bad_input_give_one_line():
     result = _bridge("--tempo", "fast")
     assert result.returncode == 2 and "invalid float value: 'fast'" in result.stderr
     result = _bridge("--tempo", "1000")
-    assert result.returncode == 2 and result.stderr.strip() == "error: --tempo must be in 20..400 BPM"
-    result = _bridge("--model", "no_such_model", "--no-midi")
-    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.returncode == 2 and result.stderr.strip() == (
+        "python -m bridge: error: --tempo must be in 20..400 BPM (see --help)")
+    result = _bridge("--model", "no_such_model", "--no-midi")   # a failure, not a usage error
+    assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith("error: no_such_model: no such model bundle")
     assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_cli_long_model_name_gives_one_line():
     result = _bridge("--model", "m" * 300, "--no-midi")
-    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
 
 
-def test_cli_reply_port_and_the_warning_for_other_interfaces():
-    """``--reply-port`` hears every reply whatever port a request came from (oscsend sends
-    each message from a new one); ``--host 0.0.0.0`` works but says what it means."""
-    listen = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    listen.bind(("127.0.0.1", 0))
-    listen.settimeout(0.3)
+@contextlib.contextmanager
+def _serving(*args, listen, fresh_port=False):
+    """``python -m bridge ARGS`` on a free port, yielded as ``(proc, port)`` once it answers
+    /lb/ping (heard on ``listen``; sent from ``listen`` itself or, with ``fresh_port``, from a
+    new port each time, as oscsend does); killed on the way out if still running."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "bridge", "--no-midi", "--host", "0.0.0.0",
-                             "--port", str(port), "--reply-port", str(listen.getsockname()[1]),
-                             "--log-level", "warning"],
+    proc = subprocess.Popen([sys.executable, "-m", "bridge", "--port", str(port), *args],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
+        listen.settimeout(0.2)
         deadline = time.monotonic() + 30
-        while True:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as once:   # a new port each
-                once.sendto(_osc("/lb/ping"), ("127.0.0.1", port))
+        while True:                                   # until the bridge answers
+            if fresh_port:
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as once:
+                    once.sendto(_osc("/lb/ping"), ("127.0.0.1", port))
+            else:
+                listen.sendto(_osc("/lb/ping"), ("127.0.0.1", port))
             try:
                 if OscMessage(listen.recv(65536)).address == "/lb/pong":
                     break
-            except socket.timeout:
+            except (socket.timeout, ConnectionRefusedError):
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise AssertionError(f"no /lb/pong on --reply-port: {proc.communicate()[1]}")
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=20)
+                proc.kill()          # read stderr only once it ended: a live one blocks
+                raise AssertionError(f"the bridge does not answer: {proc.communicate()[1]}")
+        yield proc, port
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        listen.close()
+
+
+def test_cli_reply_port_and_the_warning_for_other_interfaces():
+    """``--reply-port`` hears the replies of unregistered clients whatever port a request came
+    from (oscsend sends each message from a new one); ``--host 0.0.0.0`` works but says what
+    it means."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as listen:
+        listen.bind(("127.0.0.1", 0))
+        with _serving("--no-midi", "--host", "0.0.0.0", "--reply-port",
+                      str(listen.getsockname()[1]), "--log-level", "warning", listen=listen,
+                      fresh_port=True) as (proc, _):
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0 and "Traceback" not in err
     assert "not only on this machine" in err
 
@@ -84,38 +98,16 @@ def _osc(address, *args):
 
 
 def test_cli_streams_and_silences_on_sigterm(jack, midi_receiver):
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "bridge", "--port", str(port), "--midi-api",
-                             "jack", "--tempo", "240", "--log-level", "warning"],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        sock.settimeout(0.2)
-        deadline = time.monotonic() + 30
-        while True:                                   # until the bridge answers
-            sock.sendto(_osc("/lb/ping"), ("127.0.0.1", port))
-            try:
-                if OscMessage(sock.recv(65536)).address == "/lb/pong":
-                    break
-            except (socket.timeout, ConnectionRefusedError):
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()          # read stderr only once it ended: a live one blocks
-                raise AssertionError(f"the bridge does not answer: {proc.communicate()[1]}")
-        receiver = midi_receiver()
-        sock.sendto(_osc("/lb/stream", 1), ("127.0.0.1", port))
-        time.sleep(1.5)
-        assert receiver.notes_on(), "no notes streamed"
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        sock.close()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        with _serving("--midi-api", "jack", "--tempo", "240", "--log-level", "warning",
+                      listen=sock) as (proc, port):
+            receiver = midi_receiver()
+            sock.sendto(_osc("/lb/stream", 1), ("127.0.0.1", port))
+            time.sleep(1.5)
+            assert receiver.notes_on(), "no notes streamed"
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     messages = [m for _, m in receiver.events]
@@ -134,9 +126,14 @@ def test_cli_missing_port_and_busy_osc_port(jack):
         probe.bind(("127.0.0.1", 0))
         port = str(probe.getsockname()[1])
     result = _bridge("--midi-api", "jack", "--midi-out", "no such synth", "--port", port)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith("error: no MIDI output port named 'no such synth'")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
         busy.bind(("127.0.0.1", 0))
         result = _bridge("--no-midi", "--port", str(busy.getsockname()[1]))
-    assert result.returncode == 2 and result.stderr.startswith("error: cannot listen on 127.0.0.1")
+    assert result.returncode == 1 and result.stderr.startswith("error: cannot listen on 127.0.0.1")
+
+
+def test_cli_session_timeout_must_be_sane():
+    result = _bridge("--session-timeout", "-1", "--no-midi")
+    assert result.returncode == 2 and "--session-timeout must be in 0..86400" in result.stderr

@@ -18,10 +18,8 @@ from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-import bridge.osc
 from bridge.osc import build
-
-MAX_CLIENTS = getattr(bridge.osc, "MAX_CLIENTS", 16)
+from bridge.sessions import MAX_SESSIONS
 
 
 def one_shot(port: int, address: str, *args) -> None:
@@ -114,7 +112,7 @@ def test_clients_send_from_any_port_and_hear_back_on_the_registered_one(make_bri
         one_shot(port, "/lb/clip/notes", *args)
     one_shot(port, "/lb/clip/end", "A")
     assert listener.expect("/lb/clip/ok") == ["A", len(notes)]
-    assert bridge.session.slot_notes("A") == len(notes)
+    assert bridge.sessions.get(("127.0.0.1", listener.port)).slot_notes("A") == len(notes)
 
 
 def test_reply_port_gets_every_reply(make_bridge, listener):
@@ -141,9 +139,10 @@ def test_unfinished_uploads_and_registrations_stay_bounded(make_bridge):
             sock.bind(("127.0.0.1", 0))
             sock.sendto(build("/lb/hello", [sock.getsockname()[1]]), ("127.0.0.1", port))
     ping_until_pong(client)            # UDP: a flood may overflow the socket; ask again
-    assert len(bridge._uploads) <= 2
-    assert sum(len(u.notes) for u in bridge._uploads.values()) <= 200
-    assert len(bridge.server.hello_targets) <= MAX_CLIENTS
+    uploads = bridge.session.uploads                  # no hello: the unregistered clients'
+    assert len(uploads) <= 2
+    assert sum(len(u.notes) for u in uploads.values()) <= 200
+    assert len(bridge.sessions) <= MAX_SESSIONS
 
     bridge.upload_timeout_s = 0.3                     # an idle upload expires
     client.send("/lb/clip/begin", "B", 4.0, 2)
@@ -152,7 +151,7 @@ def test_unfinished_uploads_and_registrations_stay_bounded(make_bridge):
     client.send("/lb/clip/notes", "B", 62, 1.0, 1.0, 100)
     address, message = client.expect("/lb/error")
     assert address == "/lb/clip/notes" and "no /lb/clip/begin for slot B" in message
-    assert "B" not in bridge._uploads
+    assert "B" not in bridge.session.uploads
 
 
 # -- items 4, 5, 6, 9: bundles and model names ------------------------------------------------
@@ -216,7 +215,7 @@ def test_bad_bundles_are_refused_in_one_line_at_the_requester(make_bridge, tmp_p
     except socket.timeout:
         pass
     other.close()
-    assert "/lb/bar" in heard and "/lb/error" not in heard   # bars broadcast, errors not
+    assert heard == ["/lb/hello"] * heard.count("/lb/hello")   # not our bars, not our errors
     assert bridge.worker.bugs.count == 0 and bridge.server.bugs.count == 0
     assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
 
@@ -338,3 +337,76 @@ def test_fuzz_keeps_the_bridge_answering_status(make_bridge, caplog):
     assert bridge.server.bugs.count == 0 and bridge.worker.bugs.count == 0, \
         [r.getMessage() for r in caplog.records if r.exc_info]
     assert bridge.worker.is_alive() and bridge.scheduler.is_alive()
+
+
+# -- a real bug: onnxruntime fails inside the engine at stream time --------------------------
+def _bundle_that_fails_at_run_time(tmp_path):
+    """mel_2bar with one more node in its decoder step: a Gather whose indices run past the
+    logits. It loads and validates (names, types, shapes, checksum all fit), and onnxruntime
+    raises on the first step it runs: a genuine internal failure, not a mock."""
+    import hashlib
+
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    from runtime.bundle import MODELS_DIR
+
+    folder = tmp_path / "fails_at_run_time"
+    shutil.copytree(MODELS_DIR / "mel_2bar", folder)
+    graph_file = folder / "decoder_step.onnx"
+    model = onnx.load(graph_file)
+    for node in model.graph.node:
+        node.output[:] = ["logits_raw" if o == "logits" else o for o in node.output]
+    index = np.arange(90, dtype=np.int64)
+    index[7] = 1000                                     # out of the 90 logits
+    model.graph.initializer.append(numpy_helper.from_array(index, "out_of_range"))
+    model.graph.node.append(helper.make_node("Gather", ["logits_raw", "out_of_range"],
+                                             ["logits"], axis=1))
+    onnx.save(model, graph_file)
+    meta = json.loads((folder / "model.json").read_text())
+    meta["graphs"]["decoder_step"]["sha256"] = hashlib.sha256(graph_file.read_bytes()).hexdigest()
+    (folder / "model.json").write_text(json.dumps(meta))
+    return folder
+
+
+def test_a_real_bug_is_one_line_once_one_traceback_and_the_bridge_serves_on(make_bridge,
+                                                                           tmp_path, caplog,
+                                                                           listener):
+    caplog.set_level(logging.INFO, logger="bridge")
+    bridge, client = make_bridge(sender="thread", chunk=1, ahead=1, tempo=400.0)
+    other = make_bridge.client(bridge)                 # a second device: hears none of it
+    other.hello()
+    client.send("/lb/hello", listener.port)            # replies and bars go to `listener`
+    listener.expect("/lb/hello")
+    client.send("/lb/model", str(_bundle_that_fails_at_run_time(tmp_path)))
+    assert listener.expect("/lb/model/loaded", timeout=20)[0] == "mel_2bar"
+    client.send("/lb/stream", 1)
+    heard = []
+    deadline = time.monotonic() + 2.5                  # ~4 bars at 400 BPM, each one fails
+    listener.sock.settimeout(0.05)
+    while time.monotonic() < deadline:
+        try:
+            message = OscMessage(listener.sock.recv(65536))
+            heard.append((message.address, list(message.params)))
+        except socket.timeout:
+            pass
+    errors = [args for address, args in heard if address == "/lb/error"]
+    assert errors == [["/lb/stream", "internal error (see the bridge log): RuntimeError"]]
+    assert bridge.worker.bugs.count >= 3, "the failure did not repeat: nothing to rate-limit"
+    tracebacks = [r for r in caplog.records if r.exc_info]
+    assert len(tracebacks) == 1, [r.getMessage() for r in tracebacks]
+    assert "out of data bounds" in str(tracebacks[0].exc_info[1])   # onnxruntime's own words
+    assert not [m for m in other.drain(0.1) if m[0] == "/lb/error"]
+    # the bridge serves on: status, a good model, a stream with notes
+    client.send("/lb/status")
+    assert listener.expect("/lb/status")[1] == 1
+    client.send("/lb/model", "mel_2bar")
+    listener.expect("/lb/model/loaded", timeout=20)
+    bars = 0
+    deadline = time.monotonic() + 3.0
+    while bars < 2 and time.monotonic() < deadline:
+        bar = listener.expect("/lb/bar", timeout=3.0)
+        bars += len(bar) > 2                           # a bar with notes in it
+    client.send("/lb/stream", 0)
+    assert bars >= 2 and bridge.worker.is_alive()

@@ -60,7 +60,8 @@ def test_garbage_flood_never_kills_the_server(make_bridge):
     assert len(errors) == len(bad) + len(wrong)
     assert all(len(e) == 2 and "\n" not in e[1] for e in errors)
     assert ["/lb/nope", "unknown address /lb/nope"] in errors
-    assert ["/lb/mode", "unknown mode 'loud' (one of sample, interpolate, vary)"] in errors
+    assert ["/lb/mode", "unknown mode 'loud' (one of sample, interpolate, vary, continue, groove, "
+                         "drumify, follow)"] in errors
     assert ["/lb/mode", "argument 1 should be a string, got int"] in errors
     assert ["/lb/position", "position must be in 0..1, got 2"] in errors
     assert ["/lb/ping", "unsupported OSC type tag(s) z"] in errors
@@ -78,6 +79,8 @@ def test_session_over_osc(make_bridge, shared_data):
     version, model = client.expect("/lb/hello")
     assert model == bridge.engine.name == "mel_2bar" and version
     assert hello.expect("/lb/hello") == [version, model]   # also on the hello port
+    session = bridge.sessions.get(("127.0.0.1", hello.port))   # this client's own session
+    assert session is not None and session is not bridge.session
 
     client.send("/lb/models")
     assert client.expect("/lb/models")[0] == "mel_2bar"
@@ -85,7 +88,8 @@ def test_session_over_osc(make_bridge, shared_data):
     melody_a, melody_b = _melody(shared_data), _melody(shared_data, "ashover2.mid")
     client.upload("A", melody_a, chunk=7)
     assert client.expect("/lb/clip/ok") == ["A", len(melody_a.notes)]
-    assert bridge.session.slot("A").z.shape == (bridge.engine.z_size,)
+    assert session.slot("A").z.shape == (bridge.engine.z_size,)
+    assert bridge.session.slot("A").z is None          # the unregistered clients' slot
 
     client.send("/lb/clip/get", "A")                       # round trip of the upload
     slot, length, count = client.expect("/lb/clip/begin")
@@ -146,7 +150,7 @@ def test_session_over_osc(make_bridge, shared_data):
     assert client.expect("/lb/error")[0] == "/lb/model"
     client.send("/lb/model", str(bridge.engine.bundle.path))   # a bundle folder by path
     assert client.expect("/lb/model/loaded", timeout=20) == ["mel_2bar", bridge.engine.kind, 2]
-    assert bridge.session.slot("B").z is not None          # slots re-encoded
+    assert session.slot("B").z is not None                 # slots re-encoded
     hello.close()
 
 

@@ -9,9 +9,7 @@ import time
 
 import pytest
 
-from bridge.clock import Clock
-from bridge.midi import open_ports
-from bridge.scheduler import Scheduler, note_events
+from bridge.scheduler import note_events
 
 pytestmark = pytest.mark.jack
 
@@ -21,24 +19,16 @@ def _note_ons(receiver, since: float = 0.0):
 
 
 # -- item 11: routing -----------------------------------------------------------------------
-def test_note_offs_go_before_note_ons_of_the_same_instant(jack, midi_receiver, hanging_notes):
+def test_note_offs_go_before_note_ons_of_the_same_instant(jack_scheduler, hanging_notes):
     """Back-to-back notes of one pitch: each note-off must reach the synth before the next
     note-on of the same instant, or the new note is cut at once."""
-    clock = Clock(tempo=480.0)                       # a beat every 0.125 s
-    ports = open_ports(api="jack", use_input=False)
-    sched = Scheduler(clock, send=ports.send)
-    receiver = midi_receiver()
-    try:
-        sched.start()
-        notes = [(62, i * 0.5, 0.5, 90) for i in range(8)]           # legato, same pitch
-        sched.submit(note_events(notes, offset=0.0, channel=0))
-        clock.start(0.0, now=time.perf_counter() + 0.05)
-        time.sleep(0.7)
-    finally:
-        sched.close()
-        time.sleep(0.05)
-        receiver.close()
-        ports.close()
+    clock, sched, receiver = jack_scheduler(tempo=480.0)   # a beat every 0.125 s
+    notes = [(62, i * 0.5, 0.5, 90) for i in range(8)]           # legato, same pitch
+    sched.submit(note_events(notes, offset=0.0, channel=0))
+    clock.start(0.0, now=time.perf_counter() + 0.05)
+    time.sleep(0.7)
+    sched.close()
+    time.sleep(0.05)
     played = [m for _, m in receiver.events if m[0] & 0xF0 in (0x80, 0x90) and m[1] == 62]
     kinds = ["on" if m[0] & 0xF0 == 0x90 and m[2] else "off" for m in played]
     assert kinds == ["on", "off"] * 8, kinds

@@ -13,31 +13,21 @@ import time
 import numpy as np
 import pytest
 
-from bridge.clock import Clock
-from bridge.midi import open_ports
-from bridge.scheduler import Scheduler, note_events
+from bridge.scheduler import note_events
 
 pytestmark = pytest.mark.jack
 JACK_PERIOD_S = 256 / 48000
 
 
-def test_sender_plays_events_at_their_times(jack, midi_receiver):
-    clock = Clock(tempo=240.0)                       # a beat every 0.25 s
-    ports = open_ports(api="jack", use_input=False)
-    sched = Scheduler(clock, send=ports.send)
-    receiver = midi_receiver()
-    try:
-        sched.start()
-        notes = [(60 + i, i * 0.25, 0.2, 100) for i in range(16)]   # 16ths over one bar
-        sched.submit(note_events(notes[8:], offset=0.0, channel=2))   # out of order on purpose
-        sched.submit(note_events(notes[:8], offset=0.0, channel=2))
-        clock.start(0.0, now=time.perf_counter() + 0.05)
-        time.sleep(1.25)
-        sched.close()                                # all notes off on the way out
-        time.sleep(0.05)
-    finally:
-        receiver.close()
-        ports.close()
+def test_sender_plays_events_at_their_times(jack_scheduler):
+    clock, sched, receiver = jack_scheduler(tempo=240.0)   # a beat every 0.25 s
+    notes = [(60 + i, i * 0.25, 0.2, 100) for i in range(16)]   # 16ths over one bar
+    sched.submit(note_events(notes[8:], offset=0.0, channel=2))   # out of order on purpose
+    sched.submit(note_events(notes[:8], offset=0.0, channel=2))
+    clock.start(0.0, now=time.perf_counter() + 0.05)
+    time.sleep(1.25)
+    sched.close()                                    # all notes off on the way out
+    time.sleep(0.05)
     ons = receiver.notes_on()
     assert [m for _, m in ons] == [[0x92, 60 + i, 100] for i in range(16)]
     offs = [m for _, m in receiver.events if m[0] == 0x82]

@@ -48,16 +48,18 @@ def test_position_changes_every_bar_with_chunk_1(make_bridge, shared_data):
     """With --chunk 1 --ahead 1 every bar is generated from the position set at that moment."""
     bridge, client = make_bridge(sender="thread", chunk=1, ahead=1, tempo=400.0)
     engine = bridge.engine
+    client.send("/lb/hello", client.sock.getsockname()[1])
+    client.expect("/lb/hello")
+    session = bridge.sessions.get(client.sock.getsockname())
     a, b = _melody(shared_data, "ashover1.mid"), _melody(shared_data, "hpps1.mid")
     _upload(client, "A", a)
     _upload(client, "B", b)
-    za, zb = bridge.session.slot("A").z, bridge.session.slot("B").z
+    za, zb = session.slot("A").z, session.slot("B").z
     bar_a, bar_b = _first_bar(engine, za), _first_bar(engine, zb)
     assert bar_a != bar_b
     client.send("/lb/mode", "interpolate")
     client.send("/lb/temperature", 0.0)
     client.send("/lb/position", 0.0)
-    client.send("/lb/hello", client.sock.getsockname()[1])
     client.send("/lb/stream", 1)
     before = _collect_bars(client, 5.0, until=lambda bars: len(bars) >= 2)
     client.send("/lb/position", 1.0)

@@ -335,7 +335,7 @@ def test_broken_checkpoints_get_one_line(tmp_path, capsys, breakage, message):
         weights[name] = np.concatenate([weights[name], np.zeros((12, 16), np.float32)])
         im.write_tfjs_checkpoint(ckpt, config, weights)
     code, err = _run_cli(capsys, ckpt, tmp_path / "out")
-    assert code == 2
+    assert code == 1   # a failure (runtime.cli): a usage error would be 2
     assert err.startswith("error: ") and message in err and "\n" not in err
     assert not (tmp_path / "out").exists()
 
@@ -354,12 +354,12 @@ def test_cli_pt_only_writes_a_loadable_checkpoint(tmp_path, capsys):
 
 def test_module_cli_on_a_folder_without_config_json(tmp_path):
     """``python -m training.import_magenta`` on a folder that is not a checkpoint: one line on
-    stderr, exit status 2, no traceback, nothing written."""
+    stderr, exit status 1, no traceback, nothing written."""
     ckpt = tmp_path / "not_a_checkpoint"
     mjs.random_checkpoint(ckpt, "melody", bars=1, z=4, enc=4, dec=(4,))
     (ckpt / "config.json").unlink()
     proc = run_module_cli(ckpt, tmp_path / "out")
-    assert proc.returncode == 2
+    assert proc.returncode == 1
     assert proc.stderr.strip() == f"error: {ckpt / 'config.json'}: missing (not a Magenta.js " \
                                   "checkpoint folder?)"
     assert proc.stdout == ""

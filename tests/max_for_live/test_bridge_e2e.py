@@ -119,7 +119,8 @@ def test_device_and_bridge_capture_generate_write_and_stream(bridge, client, run
         pytest.fail("the bridge never answered /lb/ping")
 
     device = run_device({"live": live, "steps": [
-        {"init": True}, {"handle": "capture_a", "args": [1]}, {"handle": "mode", "args": [2]},
+        {"init": True}, {"handle": "/lb/modes", "args": ["sample", "interpolate", "vary"]},
+        {"handle": "capture_a", "args": [1]}, {"handle": "mode", "args": [2]},
         {"handle": "temperature", "args": [0.5]}]})
     send_all(client, device["osc"], osc_contract, client.port)
 
@@ -175,3 +176,44 @@ def test_device_and_bridge_capture_generate_write_and_stream(bridge, client, run
     expected = sum(final_counts.values())
     assert expected > 0 and len(notes) == expected
     assert proc.poll() is None                                   # the bridge is still up
+
+
+def test_device_continue_with_the_real_bridge_writes_the_clip_and_its_continuation(
+        bridge, client, run_device, melody, osc_contract, helpers):
+    """The Mode menu filled from the bridge's own /lb/modes, Continue picked with 3 bars to
+    add: the clip written back is the captured clip followed by three new bars."""
+    proc = bridge[0]
+    live = {"tracks": [{"device": True, "slots": 4,
+                        "clips": {"0": {"length": 8.0, "notes": helpers["live_notes"](melody.slice(0, 8.0))}}}],
+            "detail_clip": f"{TRACK} clip_slots 0 clip"}
+    for _ in range(100):                     # the bridge starts in the background
+        client.send(osc_contract.encode("/lb/modes", []))
+        client.sock.settimeout(0.2)
+        try:
+            address, modes = helpers["decode"](client.sock.recvfrom(65536)[0])
+            break
+        except socket.timeout:
+            assert proc.poll() is None, proc.stderr.read()
+    else:
+        pytest.fail("the bridge never answered /lb/modes")
+    assert address == "/lb/modes" and "continue" in modes and "follow" in modes
+    device = run_device({"live": live, "steps": [
+        {"init": True}, {"handle": "/lb/modes", "args": modes}, {"handle": "capture_a", "args": [1]},
+        {"handle": "continue_bars", "args": [3]}, {"handle": "mode", "args": [modes.index("continue")]},
+        {"handle": "temperature", "args": [0.5]}, {"handle": "write", "args": [1]}]})
+    send_all(client, device["osc"], osc_contract, client.port)
+
+    def result_end(got):
+        """/lb/result/end"""
+        return any(a == "/lb/result/end" for a, _ in got)
+    replies = client.receive(helpers, result_end)
+    assert not [r for a, r in replies if a == "/lb/error"], replies
+    result = [(a, r) for a, r in replies if a.startswith("/lb/result/")]
+    written = run_device({"live": live, "clips_out": [f"{TRACK} clip_slots 1 clip"],
+                          "steps": [{"handle": "write", "args": [1]}] + as_steps(result)})
+    clip = written["clips"][f"{TRACK} clip_slots 1 clip"]
+    assert clip["props"]["length"] == 8.0 + 3 * 4.0
+    captured = melody.slice(0, 8.0).notes
+    kept = [n for n in clip["notes"] if n["start_time"] < 8.0]
+    assert [(n["pitch"], n["start_time"]) for n in kept] == [(n.pitch, pytest.approx(n.start)) for n in captured]
+    assert proc.poll() is None

@@ -60,7 +60,8 @@ def test_button_scripts_send_documented_messages(session, osc_contract, node, br
     assert proc.returncode == 0, proc.stderr
     sent = json.loads(proc.stdout)
     host, port, _ = bridge_ports
-    assert set(sent) == {"ping", "status_req", "models", "generate", "clear_a", "clear_b", "panic"}
+    assert set(sent) == {"ping", "status_req", "models", "modes", "generate", "clear_a", "clear_b",
+                         "panic"}
     for widget_id, calls in sent.items():
         assert len(calls) == 1, f"{widget_id} must send once per press, not on release"
         target, address, *args = calls[0]
@@ -80,5 +81,14 @@ def test_model_input_defaults_to_a_shipped_bundle(session):
 def test_replies_to_models_and_ping_are_shown(session, osc_contract):
     """Receive-only widgets (no target) listen on the reply addresses the bridge sends back."""
     shown = {w["address"] for w in session["content"]["widgets"] if not w["target"] and not w.get("bypass")}
-    assert {"/lb/models", "/lb/pong", "/lb/status", "/lb/error"} <= shown
+    assert {"/lb/models", "/lb/modes", "/lb/pong", "/lb/status", "/lb/error"} <= shown
     assert shown <= osc_contract.addresses()
+
+
+def test_the_modes_and_answers_are_the_bridges(session):
+    """The mode switch offers every mode the bridge knows, the answer switch every answer."""
+    from bridge.session import ANSWERS, MODES
+
+    widgets = {w["id"]: w for w in session["content"]["widgets"]}
+    assert list(widgets["mode"]["values"].values()) == list(MODES)
+    assert list(widgets["answer"]["values"].values()) == list(ANSWERS)

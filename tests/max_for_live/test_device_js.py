@@ -185,7 +185,7 @@ def test_no_pong_within_a_second_means_bridge_not_running(run_device, bridge_por
                       "steps": [{"init": True}, {"handle": "temperature", "args": [0.8]},
                                 {"advance": 990}]})
     sent = [a for a, _, _ in datagrams(out, osc_contract, helpers)]
-    assert sent[:5] == ["/lb/transport", "/lb/hello", "/lb/ping", "/lb/models", "/lb/status"]
+    assert sent[:6] == ["/lb/transport", "/lb/hello", "/lb/ping", "/lb/models", "/lb/modes", "/lb/status"]
     assert out["osc"][1] == ["/lb/hello", bridge_ports[2]]     # replies come to udpreceive's port
     assert HINT not in out["status"]
     late = run_device({"live": {"tracks": [track()]},
@@ -208,6 +208,7 @@ def test_bridge_that_stops_answering_is_reported(run_device):
 
 def test_every_control_of_the_patch_reaches_the_bridge(run_device, osc_contract, helpers):
     steps = [{"handle": "/lb/models", "args": ["cat-mel_2bar_small", "cat-drums_2bar_small"]},
+             {"handle": "/lb/modes", "args": ["sample", "interpolate", "vary"]},
              {"handle": "model", "args": [1]}, {"handle": "mode", "args": [2]},
              {"handle": "mode", "args": ["interpolate"]}, {"handle": "position", "args": [0.25]},
              {"handle": "temperature", "args": [0.5]}, {"handle": "amount", "args": [0.3]},
@@ -329,7 +330,7 @@ def test_max_glue_runs_as_global_code_with_max_globals(node):
     assert out["declared"] == [1, 3, 1]
     log = out["log"]
     assert [0, "/lb/hello", 9001] in log and [2, "connected", 1] in log
-    assert log[-1] == [0, "/lb/temperature", 0.75]
+    assert log[-2:] == [[0, "/lb/temperature", 0.75], [0, "/lb/bye"]]   # deleted: bye
     assert [2, "status", HINT] not in log                  # the pong arrived in time
 
 
@@ -566,3 +567,143 @@ def test_the_default_drum_map_changes_nothing(run_device, drums, osc_contract, h
                       + [{"handle": "capture_a", "args": [1]}]})
     _, got = uploaded_notes(datagrams(out, osc_contract, helpers), "A")
     assert sorted(n[0] for n in got) == sorted(n["pitch"] for n in notes)
+
+
+# --- tools: the Mode menu shows what the bridge offers (issue 12, item 7) ------------------------
+
+def test_the_mode_menu_lists_only_the_tools_the_bridge_offers(run_device, osc_contract, helpers):
+    offered = ["sample", "interpolate", "vary", "harmonize"]       # harmonize: a tool yet to come
+    out = run_device({"live": {"tracks": [track()]}, "steps": [
+        {"init": True}, {"handle": "/lb/hello", "args": ["0.1.0", "mel_2bar"]},
+        {"handle": "/lb/modes", "args": offered},
+        {"handle": "mode", "args": [1]},                               # interpolate
+        {"handle": "mode", "args": [3]},                               # harmonize
+        {"handle": "mode", "args": [7]},                               # not in the menu
+        {"handle": "/lb/model/loaded", "args": ["mel_16bar", "hierarchical", 16]},
+        {"handle": "/lb/modes", "args": ["sample", "interpolate", "vary"]}]})
+    sent = [(a, args) for a, args, _ in datagrams(out, osc_contract, helpers)]
+    menus = [m[1:] for m in out["ui"] if m[0] == "modes"]
+    assert menus == [offered, ["sample", "interpolate", "vary"]]      # only what the bridge said
+    modes_sent = [args for a, args in sent if a == "/lb/mode"]
+    assert modes_sent == [["interpolate"], ["harmonize"], ["sample"]]  # the last: it is gone
+    assert [a for a, _ in sent].count("/lb/modes") == 2               # asked again on a new model
+    assert out["status"][-1] == "mel_16bar does not offer harmonize: mode sample"
+    assert any(s.startswith("no mode 7") for s in out["status"])
+
+    # each "tool <index>" is followed by the seven controls' "active <name> 0|1"
+    shown = tools_shown(out["ui"])
+    assert shown[1] == active("capture_a", "capture_b", "position")        # interpolate
+    assert shown[3] == active(*TOOL_SPECIFIC)                             # unknown: none dimmed
+    assert shown[0] == active()                                           # sample
+
+
+def test_the_tool_picked_is_kept_by_name_with_the_set(run_device):
+    out = run_device({"live": {"tracks": [track()]}, "steps": [
+        {"handle": "saved_mode", "args": ["vary"]},                    # [pattr] restores first
+        {"init": True}, {"handle": "/lb/hello", "args": ["0.1.0", "mel_2bar"]},
+        {"handle": "/lb/modes", "args": ["sample", "interpolate", "vary"]}]})
+    assert [m for m in out["osc"] if m[0] == "/lb/mode"] == [["/lb/mode", "vary"]]
+    assert out["ui"][-8] == ["tool", 2] and tools_shown(out["ui"])[2] == active("capture_a", "amount")
+    picked = run_device({"live": {"tracks": [track()]}, "steps": [
+        {"handle": "/lb/modes", "args": ["vary", "sample"]}, {"handle": "mode", "args": [0]}]})
+    assert ["savemode", "vary"] in picked["ui"] and ["/lb/mode", "vary"] in picked["osc"]
+
+
+TOOL_SPECIFIC = ["capture_a", "capture_b", "position", "amount", "continue_bars", "follow_bars",
+                 "answer"]
+
+
+def active(*names):
+    """{control: 1 if in ``names`` else 0} for the controls a tool may dim."""
+    return {name: int(name in names) for name in TOOL_SPECIFIC}
+
+
+def tools_shown(ui):
+    """{tool index: {control: 0|1}} from each "tool <index>" and the "active" lines after it."""
+    shown = {}
+    for i, m in enumerate(ui):
+        if m[0] == "tool":
+            shown[m[1]] = {a[1]: a[2] for a in ui[i + 1:i + 1 + len(TOOL_SPECIFIC)] if a[0] == "active"}
+    return shown
+
+
+def test_the_tool_specific_controls_are_the_devices(node):
+    """The list above is the script's own (TOOL_SPECIFIC), and each tool's list names only them."""
+    code = "const lb = require(%s); console.log(JSON.stringify([lb.TOOL_SPECIFIC, lb.TOOL_CONTROLS]))"
+    out = subprocess.run([node, "-e", code % json.dumps(str(DEVICE_JS))], capture_output=True,
+                         text=True, check=True).stdout
+    specific, controls = json.loads(out)
+    assert specific == TOOL_SPECIFIC
+    assert all(set(uses) <= set(specific) for uses in controls.values())
+
+
+# --- Continue, Groove, Drumify and follow mode (issue 15; issue 12, item 7) ----------------------
+
+ALL_MODES = ["sample", "interpolate", "vary", "continue", "groove", "drumify", "follow"]
+
+
+def test_each_new_tool_shows_its_own_controls(run_device):
+    """continue: slot A and the bars it adds; groove, drumify: slot A; follow: its phrase length,
+    its answer, and the amount only while the answer is a variation."""
+    out = run_device({"live": {"tracks": [track()]}, "steps": [
+        {"init": True}, {"handle": "/lb/hello", "args": ["0.1.0", "mel_2bar"]},
+        {"handle": "/lb/modes", "args": ALL_MODES}] +
+        [{"handle": "mode", "args": [i]} for i in range(3, 7)] +
+        [{"handle": "answer", "args": [1]}]})
+    shown = []
+    ui = out["ui"]
+    for i, m in enumerate(ui):
+        if m[0] == "tool":
+            shown.append((m[1], tools_shown(ui[i:i + 1 + len(TOOL_SPECIFIC)])[m[1]]))
+    assert shown[-5:] == [(3, active("capture_a", "continue_bars")), (4, active("capture_a")),
+                          (5, active("capture_a")), (6, active("follow_bars", "answer", "amount")),
+                          (6, active("follow_bars", "answer"))]     # answer continue: no amount
+
+
+def test_continue_and_follow_controls_reach_the_bridge_and_come_back(run_device, osc_contract, helpers):
+    """Each new control sends its documented message (checked against docs/osc.md) and is sent
+    again when the bridge comes back, before the stream."""
+    steps = [{"init": True}, {"handle": "/lb/hello", "args": ["0.1.0", "mel_2bar"]},
+             {"handle": "/lb/modes", "args": ["sample", "interpolate", "vary", "continue", "follow"]},
+             {"handle": "continue_bars", "args": [4.0]}, {"handle": "follow_bars", "args": [2]},
+             {"handle": "answer", "args": [1]}, {"handle": "answer", "args": [9]},
+             {"handle": "mode", "args": [4]}, {"handle": "stream", "args": [1]},
+             {"advance": 9500}, {"handle": "/lb/hello", "args": ["0.1.0", "mel_2bar"]}]
+    out = run_device({"live": {"tracks": [track()]}, "steps": steps})
+    sent = [(o["t"], o["message"]) for o in out["outlets"] if o["outlet"] == 0]
+    datagrams(out, osc_contract, helpers)
+    assert [m for t, m in sent if t == 0 and m[0] not in ("/lb/transport", "/lb/hello", "/lb/ping",
+                                                          "/lb/models", "/lb/modes", "/lb/status")] == [
+        ["/lb/continue/bars", 4], ["/lb/follow/bars", 2], ["/lb/follow/answer", "continue"],
+        ["/lb/mode", "follow"], ["/lb/stream", 1]]
+    assert any(s.startswith("no answer 9") for s in out["status"])
+    assert [m for t, m in sent if t == 9500] == [
+        ["/lb/mode", "follow"], ["/lb/continue/bars", 4], ["/lb/follow/bars", 2],
+        ["/lb/follow/answer", "continue"], ["/lb/stream", 1]]
+
+
+def test_an_answer_the_new_model_cannot_give_falls_back_like_the_bridge(run_device):
+    """groove picked on a groove model; then mel_2bar: the Answer menu shows vary (without
+    output), the bridge is told, and the status line says why."""
+    out = run_device({"live": {"tracks": [track()]}, "steps": [
+        {"init": True}, {"handle": "/lb/hello", "args": ["0.1.0", "groove_2bar"]},
+        {"handle": "/lb/modes", "args": ["sample", "interpolate", "vary", "groove", "follow"]},
+        {"handle": "mode", "args": [4]}, {"handle": "answer", "args": [2]},
+        {"handle": "/lb/model/loaded", "args": ["mel_2bar", "flat", 2]},
+        {"handle": "/lb/modes", "args": ["sample", "interpolate", "vary", "continue", "follow"]}]})
+    answers = [m for m in out["osc"] if m[0] == "/lb/follow/answer"]
+    assert answers == [["/lb/follow/answer", "groove"], ["/lb/follow/answer", "vary"]]
+    assert ["answer", 0] in out["ui"]
+    assert "mel_2bar cannot answer with groove: answer vary" in out["status"]
+    assert tools_shown(out["ui"])[4] == active("follow_bars", "answer", "amount")   # vary again
+
+
+def test_a_bar_that_comes_just_before_it_plays_is_handed_over_at_once(run_device):
+    """Follow mode's answers reach the device a 32nd before their bar: /lb/bar/end hands the
+    notes to [pipe] at once, not at the next 20 ms tick (which could be after their beat)."""
+    out = run_device({"live": {"tracks": [track()], "song": {"tempo": 120.0}}, "steps": [
+        {"init": True}, {"song": "is_playing", "value": 1}, {"advance": 1950},   # beat 3.9
+        {"handle": "/lb/bar", "args": [1, 4.0, 60, 0.0, 0.5, 90, 64, 0.5, 0.5, 90]},
+        {"handle": "/lb/bar/end", "args": [1, 2]}, {"advance": 600}]})
+    notes = [(o["t"], o["message"][1], o["message"][4]) for o in out["play"] if o["message"][0] == "note"]
+    assert notes == [(1950, 60, 4.0 * 480), (1950, 64, 4.5 * 480)]

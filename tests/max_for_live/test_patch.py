@@ -128,7 +128,8 @@ def test_every_patchline_joins_existing_boxes_at_valid_inlets(patch):
 # Outlets of [route] and [prepend] boxes that are deliberately left open, and why.
 UNCONNECTED = {
     ("obj-routeplay", 3): "the js sends only 'note ...', 'clear' and 'flush' on outlet 1",
-    ("obj-routeui", 6): "'bridge ...' (the /lb/status readout) has no display in the device",
+    ("obj-routeui", 11): "'bridge ...' (the /lb/status readout) has no display in the device",
+    ("obj-routeactive", 7): "the js dims only the seven tool-specific controls (TOOL_SPECIFIC)",
 }
 
 
@@ -229,7 +230,9 @@ def test_the_model_menu_is_filled_and_set_from_the_js(patch, run_device):
     assert ("obj-udpsend", 0, ["/lb/hello", 9001]) in arrived
     assert ("obj-udpreceive", 0, ["port", 9001]) in arrived       # listens where the hello says
     # Everything else the js says to the UI is routed, except the documented readout.
-    routed = {"obj-model", "obj-status", "obj-led", "obj-udpreceive", "obj-savedmodel"}
+    routed = {"obj-model", "obj-status", "obj-led", "obj-udpreceive", "obj-savedmodel", "obj-mode",
+              "obj-capture_a", "obj-capture_b", "obj-position", "obj-amount", "obj-continue_bars",
+              "obj-follow_bars", "obj-answer"}
     lost = [o["message"] for o in out["outlets"] if o["outlet"] == 2
             and not any(box in routed for box, _, _ in flow(patch, ("obj-js", 2), o["message"]))]
     assert lost and all(m[0] == "bridge" for m in lost)
@@ -310,11 +313,13 @@ def test_every_parameter_has_a_name_a_hint_and_a_sane_default(patch):
             assert low <= valueof["parameter_initial"][0] <= high, valueof
         assert box["id"] in patch["patcher"]["parameters"]
     assert names == {"Connect", "Model", "Mode", "Capture A", "Capture B", "Position", "Temperature",
-                     "Amount", "Bars", "Stream", "Write Clip", "Saved Model", "Kick Pad", "Snare Pad",
+                     "Amount", "Bars", "Stream", "Write Clip", "Saved Model", "Saved Mode",
+                     "Continue Bars", "Follow Bars", "Answer", "Kick Pad", "Snare Pad",
                      "Closed Hat Pad", "Open Hat Pad", "Low Tom Pad", "Mid Tom Pad", "High Tom Pad",
                      "Crash Pad", "Ride Pad"}
+    # The Mode menu starts with what every model offers; the bridge's /lb/modes fills the rest.
     mode = next(b for b in params if b["varname"] == "mode")
-    assert mode["saved_attribute_attributes"]["valueof"]["parameter_enum"] == ["sample", "interpolate", "vary"]
+    assert mode["saved_attribute_attributes"]["valueof"]["parameter_enum"] == ["sample"]
 
 
 def test_every_control_is_wired_to_the_js_with_a_selector_it_knows(patch, run_device):
@@ -328,13 +333,15 @@ def test_every_control_is_wired_to_the_js_with_a_selector_it_knows(patch, run_de
         if src.get("parameter_enable") and dst.get("text", "").startswith("prepend "):
             assert {"source": [dst["id"], 0], "destination": [js, 0]} in lines
             selectors[src["varname"]] = dst["text"].split()[1:]
-    assert len(selectors) == 21
-    steps = [{"handle": "/lb/models", "args": ["a", "b"]}]
+    assert len(selectors) == 25
+    steps = [{"handle": "/lb/models", "args": ["a", "b"]},
+             {"handle": "/lb/modes", "args": ["sample", "interpolate", "vary"]}]
     steps += [{"handle": sel[0], "args": [int(a) for a in sel[1:]] + [1]} for sel in selectors.values()
               if not sel[0].startswith("capture")]
     out = run_device({"live": {"tracks": [{"device": True}]}, "steps": steps})
     assert not [s for s in out["status"] if s.startswith("unknown") or s.startswith("drum map")]
-    assert len(out["osc"]) >= len(steps) - 11          # the drum map and the saved model send nothing
+    assert len(out["osc"]) >= len(steps) - 13          # the drum map, the /lb/ replies and the
+                                                       # saved model and mode send nothing
 
 
 def test_presentation_fits_the_device_strip_without_overlaps(patch):
@@ -377,10 +384,11 @@ def test_streamed_notes_land_on_their_beat_through_the_patch(patch, run_device, 
 def test_buttons_are_not_automatable_and_the_model_and_drum_map_are_stored(patch):
     boxes = {b["box"]["id"]: b["box"] for b in patch["patcher"]["boxes"]}
     valueof = {i: b["saved_attribute_attributes"]["valueof"] for i, b in boxes.items() if b.get("parameter_enable")}
-    for button in ("obj-connect", "obj-capture_a", "obj-capture_b", "obj-write", "obj-model"):
+    for button in ("obj-connect", "obj-capture_a", "obj-capture_b", "obj-write", "obj-model", "obj-mode"):
         assert valueof[button]["parameter_invisible"] == 2, button          # Hidden: not automated
     automatable = {v["parameter_longname"] for v in valueof.values() if not v.get("parameter_invisible")}
-    assert automatable == {"Mode", "Position", "Temperature", "Amount", "Bars", "Stream"}
+    assert automatable == {"Position", "Temperature", "Amount", "Bars", "Stream", "Continue Bars",
+                           "Follow Bars", "Answer"}
     saved = boxes["obj-savedmodel"]
     assert box_class(saved) == ("pattr", ["lb_model"]) and valueof["obj-savedmodel"]["parameter_type"] == 3  # blob
     # The js's pick goes into [pattr] without output; what [pattr] restores goes to the js.
@@ -392,3 +400,28 @@ def test_buttons_are_not_automatable_and_the_model_and_drum_map_are_stored(patch
         v = valueof[f"obj-drum{k}"]
         assert v["parameter_invisible"] == 1 and v["parameter_initial"] == [[36, 38, 42, 46, 45, 48, 50, 49, 51][k]]
         assert flow(patch, (f"obj-drum{k}", 0), [60]) == [("obj-js", 0, ["drum", str(k), 60])]
+
+
+def test_the_mode_menu_and_the_tool_controls_follow_the_js(patch):
+    """/lb/modes fills the Mode menu, the chosen tool is shown without output and stored by
+    name, and the controls a tool does not use are dimmed ("active 0")."""
+    assert flow(patch, ("obj-js", 2), ["modes", "sample", "vary"]) == [
+        ("obj-mode", 0, ["_parameter_range", "sample", "vary"])]
+    assert flow(patch, ("obj-js", 2), ["tool", 1]) == [("obj-mode", 0, ["set", 1])]
+    for control in ("capture_a", "capture_b", "position", "amount", "continue_bars", "follow_bars",
+                    "answer"):
+        assert flow(patch, ("obj-js", 2), ["active", control, 0]) == [(f"obj-{control}", 0, ["active", 0])]
+    # follow mode's Answer menu: fixed items, saved with the set as a parameter; the js shows a
+    # fallback answer without output, and a pick goes to the js by index
+    assert flow(patch, ("obj-js", 2), ["answer", 2]) == [("obj-answer", 0, ["set", 2])]
+    assert flow(patch, ("obj-answer", 0), [1]) == [("obj-js", 0, ["answer", 1])]
+    menu = next(b["box"] for b in patch["patcher"]["boxes"] if b["box"]["id"] == "obj-answer")
+    from bridge.session import ANSWERS                 # the bridge's answers, in its order
+
+    assert menu["saved_attribute_attributes"]["valueof"]["parameter_enum"] == list(ANSWERS)
+    for control, selector in (("obj-continue_bars", "continue_bars"), ("obj-follow_bars", "follow_bars")):
+        assert flow(patch, (control, 0), [4]) == [("obj-js", 0, [selector, 4])]
+    assert flow(patch, ("obj-js", 2), ["savemode", "vary"]) == [("obj-savedmode", 0, ["set", "vary"])]
+    assert flow(patch, ("obj-savedmode", 0), ["vary"]) == [("obj-js", 0, ["saved_mode", "vary"])]
+    assert flow(patch, ("obj-mode", 0), [1]) == [("obj-js", 0, ["mode", 1])]
+    assert box_class(boxes_by_text(patch)["pattr lb_mode"]) == ("pattr", ["lb_mode"])

@@ -68,17 +68,16 @@ def test_interpolate_reconstruct_vary(tmp_path, tunes):
     assert "writing" in proc.stderr  # progress bar for many files
 
 
-def _one_line_error(proc, fragment):
-    assert proc.returncode == 2
+def _one_line_error(proc, fragment, code):
+    assert proc.returncode == code
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and fragment in lines[0], proc.stderr
 
 
-def _one_line_error_inprocess(capsys, argv, fragment):
+def _one_line_error_inprocess(capsys, argv, fragment, code):
     with pytest.raises(SystemExit) if argv[-1].startswith("--") else _nothing():
-        code = main(argv)
-        assert code == 2
+        assert main(argv) == code
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and fragment in err[0], err
 
@@ -98,12 +97,17 @@ def test_bad_input_is_one_line(tmp_path, tunes, capsys):
     shutil.copytree(MODELS_DIR / "mel_2bar", broken)
     (broken / "decoder_step.onnx").unlink()
     out = tmp_path / "out"
-    _one_line_error(render("vary", corrupt, "-o", out, cwd=tmp_path), "corrupt.mid")
-    _one_line_error(render("sample", "--bogus", cwd=tmp_path), "--bogus")
-    _one_line_error_inprocess(capsys, ["reconstruct", str(tmp_path / "missing.mid"), "-o", str(out)], "missing.mid")
-    _one_line_error_inprocess(capsys, ["sample", "--model", str(broken), "-o", str(out)], "decoder_step.onnx")
-    _one_line_error_inprocess(capsys, ["sample", "--temperature", "-1", "-o", str(out)], "temperature")
-    _one_line_error_inprocess(capsys, ["sample", "-n", "0", "-o", str(out)], "-n")
+    # failures: exit 1, "error: ..."; usage errors: exit 2, "PROG: error: ... (see --help)"
+    _one_line_error(render("vary", corrupt, "-o", out, cwd=tmp_path), "corrupt.mid", 1)
+    _one_line_error(render("sample", "--bogus", cwd=tmp_path), "--bogus", 2)
+    _one_line_error_inprocess(capsys, ["reconstruct", str(tmp_path / "missing.mid"), "-o", str(out)],
+                              "error: " + str(tmp_path / "missing.mid"), 1)
+    _one_line_error_inprocess(capsys, ["sample", "--model", str(broken), "-o", str(out)], "decoder_step.onnx", 1)
+    _one_line_error_inprocess(capsys, ["sample", "--temperature", "-1", "-o", str(out)],
+                              "python -m runtime.render: error: --temperature", 2)
+    _one_line_error_inprocess(capsys, ["sample", "-n", "0", "-o", str(out)], "-n must be", 2)
+    _one_line_error_inprocess(capsys, ["vary", str(tunes[0]), "--channel", "17", "-o", str(out)], "--channel", 2)
+    _one_line_error_inprocess(capsys, ["vary", str(tunes[0]), "--track", "0", "-o", str(out)], "--track", 2)
     assert not out.exists() and not (tmp_path / "latentbridge-out").exists()
 
 
@@ -126,5 +130,6 @@ def test_every_command_runs_with_no_arguments(tmp_path, command, count):
 def test_interpolate_with_one_file_is_one_line(tmp_path, tunes):
     proc = render("interpolate", tunes[0], cwd=tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert proc.stderr.strip() == "error: interpolate takes two .mid files (or none: two samples from the prior)"
+    assert proc.stderr.strip() == ("python -m runtime.render: error: interpolate takes two files "
+                                   "(or none: two samples from the prior) (see --help)")
     assert not (tmp_path / "latentbridge-out").exists()

@@ -120,8 +120,10 @@ def test_evaluate_record_writes_model_json(heldout, tmp_path):
 
 def test_evaluate_cli_rejects_bad_flags(heldout, capsys):
     bundle = str(Engine.load("mel_2bar").bundle.path)
-    assert main([bundle, "--data", str(heldout / "heldout"), "--max-examples", "-1"]) == 2
-    assert "must be >= 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main([bundle, "--data", str(heldout / "heldout"), "--max-examples", "-1"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "--max-examples" in err and "must be >= 0" in err
     with pytest.raises(SystemExit) as exit_:
         main([bundle, "--data", str(heldout / "heldout"), "--split", "bogus"])
     assert exit_.value.code == 2 and "invalid choice" in capsys.readouterr().err

@@ -168,9 +168,9 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys):
     bad.write_bytes(b"not a checkpoint at all")
     proc = subprocess.run([sys.executable, "-m", "training.export", str(bad), str(tmp_path / "out")],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "broken.pt" in proc.stderr
-    assert main([str(tmp_path / "missing.pt"), str(tmp_path / "out")]) == 2
+    assert main([str(tmp_path / "missing.pt"), str(tmp_path / "out")]) == 1
     with pytest.raises(SystemExit) as info:
         main(["a.pt", "out", "--no-such-flag"])
     assert info.value.code == 2

@@ -244,3 +244,24 @@ def test_dataset_batches_and_transposes_real_melodies(mel_2bar):
     edge = np.array([[2, 0, 89]])
     assert transpose_tokens(edge, np.array([3]), [(None, 90)]).tolist() == edge.tolist()
     assert transpose_tokens(edge, np.array([-1]), [(None, 90)]).tolist() == edge.tolist()
+
+
+def test_note_event_pitches_transpose_and_nothing_else(shared_data, tmp_path):
+    files = sorted((shared_data / "nottingham" / "full").glob("*.mid"))[:6]
+    prepare([str(f) for f in files], tmp_path / "notes", kind="notes", notes=16, stride=8,
+            valid=0.0, test=0.0, progress=False)
+    data = WindowDataset(tmp_path / "notes", "train", transpose=(-5, 5))
+    assert data.codec.name == "note_events"
+    a = data.batch(range(16))["tokens"].numpy()
+    b = data.batch(range(16), rng=np.random.default_rng(0))["tokens"].numpy()
+    assert np.array_equal(a[..., :2], b[..., :2])          # onsets and durations untouched
+    deltas = [set(np.unique(b[i, :, 2] - a[i, :, 2]).tolist()) for i in range(16)]
+    assert all(len(d) == 1 for d in deltas)                  # one shift per window
+    assert len(set.union(*deltas)) > 1 and all(-5 <= min(d) <= 5 for d in deltas)
+    # pitch class 0 is a pitch here (the lowest key), not a "no event" class as in melodies
+    size = data.codec.field_sizes[2]
+    edge = np.array([[[0, 0, 0], [0, 0, size - 1]]])
+    parts = [(2, size, 0)]
+    assert transpose_tokens(edge, np.array([1]), parts).tolist() == edge.tolist()
+    low = np.array([[[0, 0, 0], [0, 0, 3]]])
+    assert transpose_tokens(low, np.array([2]), parts)[..., 2].tolist() == [[2, 5]]

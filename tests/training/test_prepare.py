@@ -218,7 +218,8 @@ def test_pianoroll_at_musebars_four_frames_per_bar(small_source, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "training.prepare", str(small_source),
                            str(tmp_path / "bad"), "--kind", "pianoroll", "--steps-per-quarter", "0"],
                           cwd=REPO, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 2 and proc.stderr == "error: --steps-per-quarter must be in 1..96\n"
+    assert proc.returncode == 2 and proc.stderr == (
+        "python -m training.prepare: error: --steps-per-quarter must be in 1..96 (see --help)\n")
     assert not (tmp_path / "bad").exists()
 
 
@@ -227,8 +228,8 @@ def test_cli_errors_are_one_line(small_source, tmp_path):
         return subprocess.run([sys.executable, "-m", "training.prepare", *args], cwd=REPO,
                               capture_output=True, text=True, timeout=60)
 
-    bad_source = run(str(tmp_path / "nowhere"), str(tmp_path / "out"))
-    assert bad_source.returncode == 2 and bad_source.stderr.count("\n") == 1
+    bad_source = run(str(tmp_path / "nowhere"), str(tmp_path / "out"))   # a failure: exit 1
+    assert bad_source.returncode == 1 and bad_source.stderr.count("\n") == 1
     assert bad_source.stderr.startswith("error:") and "Traceback" not in bad_source.stderr
     bad_flag = run(str(small_source), str(tmp_path / "out"), "--kind", "nonsense")
     assert bad_flag.returncode == 2 and "invalid choice" in bad_flag.stderr
@@ -238,7 +239,7 @@ def test_cli_errors_are_one_line(small_source, tmp_path):
     (tmp_path / "occupied").mkdir()
     (tmp_path / "occupied" / "keep.txt").write_text("mine")
     occupied = run(str(small_source), str(tmp_path / "occupied"), "--max-files", "2", "--quiet")
-    assert occupied.returncode == 2 and "not a dataset folder" in occupied.stderr
+    assert occupied.returncode == 1 and "not a dataset folder" in occupied.stderr
     assert (tmp_path / "occupied" / "keep.txt").read_text() == "mine"
 
 
