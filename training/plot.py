@@ -18,14 +18,13 @@ From Python::
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from runtime.cli import Parser, fail
+from runtime.files import atomic_path
 
 #: panel title, training key, validation key
 PANELS = (("loss", "loss", "valid_loss"),
@@ -106,19 +105,9 @@ def plot_runs(runs, out) -> Path:
         figure.legend(handles, labels, loc="upper center", ncol=min(4, len(labels)), fontsize=9)
     figure.tight_layout(rect=(0, 0, 1, 0.93))
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
     try:
-        figure.savefig(tmp, format="png", dpi=100)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        with atomic_path(out) as tmp:
+            figure.savefig(tmp, format="png", dpi=100)
     finally:
         plt.close(figure)
     return out

@@ -44,7 +44,6 @@ import math
 import os
 import signal
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -57,6 +56,7 @@ from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
 from runtime.cli import USAGE, Parser, fail
+from runtime.files import atomic_path
 
 from . import schedules
 from .configs import CONFIGS, Config, ConfigError, get_config
@@ -89,20 +89,10 @@ class TrainingInterrupted(Exception):
 # -- checkpoints --------------------------------------------------------------------------------
 
 def _atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` then move the file into place, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Call ``write(tmp_path)`` then move the file into place, so readers never see half a file
+    (runtime.files: the user's umask, the temp file removed on any error)."""
+    with atomic_path(path) as tmp:
+        write(str(tmp))
 
 
 def read_checkpoint(path, device: str | torch.device = "cpu") -> dict:
