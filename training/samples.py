@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from runtime.files import user_umask
 from runtime.midi_io import write_midi
 
 from .evaluate import ModelAdapter
@@ -66,9 +67,7 @@ def write_samples(model, dataset, folder, seed: int = 0, count: int = PRIOR_SAMP
                 continue
             write_midi(clip, tmp / f"{name}.mid")
             written.append(folder / f"{name}.mid")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)   # mkdtemp makes 0700 folders
+        os.chmod(tmp, 0o777 & ~user_umask())   # mkdtemp makes 0700 folders
         if folder.exists():
             shutil.rmtree(folder)
         os.replace(tmp, folder)
