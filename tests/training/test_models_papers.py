@@ -94,6 +94,28 @@ def test_modular_sub_steps_match_teacher_forcing(datasets, unroll):
     assert torch.equal(model.predict_next(greedy, mu), greedy)
 
 
+def test_modular_word_dropout_replaces_previous_notes_with_start(datasets):
+    """Word dropout (training only): a dropped previous note reads as the start symbol."""
+    tokens = _real_tokens(datasets["notes"], 8)["tokens"]
+    sizes = WindowDataset(datasets["notes"], "train").codec.field_sizes
+    torch.manual_seed(0)
+    model = ModularVAE(ModularVAEConfig(output_depths=list(sizes), hidden_size=12, embed_size=6,
+                                        z_size=5, word_dropout=0.5))
+    seen = []
+    context = model._context
+    model._context = lambda prev, z, state: seen.append(prev) or context(prev, z, state)
+    model.train()
+    model.loss({"tokens": tokens})
+    model.eval()
+    model.loss({"tokens": tokens})
+    start = model.start_note(1)[0]
+    truth = torch.cat([model.start_note(8)[:, None], tokens[:, :-1]], 1)
+    dropped = (seen[0] == start).all(-1) & ~(truth == start).all(-1)
+    assert torch.equal(seen[0][~dropped], truth[~dropped])
+    assert 0.35 < dropped[:, 1:].float().mean() < 0.65
+    assert torch.equal(seen[1], truth)
+
+
 def test_note_unrolling_conditions_t_and_p_on_chosen_fields(datasets):
     sizes = WindowDataset(datasets["notes"], "train").codec.field_sizes
     torch.manual_seed(0)

@@ -229,6 +229,30 @@ def test_scheduled_sampling_feeds_back_samples():
     assert not torch.allclose(sampled[:, 1:], forced[:, 1:])
 
 
+@pytest.mark.parametrize("key", ["flat-mel", "hier-trio"])
+def test_word_dropout_blanks_previous_tokens_only_while_training(key):
+    """Word dropout: in training, a dropped step's previous token reads as all zeros (as the
+    first step does); a kept step reads the truth; evaluation never drops."""
+    model = tiny_model(key, word_dropout=0.5, sampling_schedule="constant", sampling_rate=0.0)
+    steps = model.config.max_seq_len or 32
+    tokens = random_tokens(model, 16, steps)
+    batch = {"inputs": torch.rand(16, steps, model.config.input_depth), "tokens": tokens,
+             "lengths": torch.full((16,), steps)}
+    truth = F.pad(model.one_hot(tokens)[:, :-1], (0, 0, 1, 0))
+    seen = []
+    forced = model.decode_teacher_forced
+    model.decode_teacher_forced = lambda z, prev: seen.append(prev) or forced(z, prev)
+    model.train()
+    model(batch, step=0)
+    model.eval()
+    model(batch, step=0)
+    dropped = seen[0].sum(-1) == 0
+    kept = ~dropped
+    assert torch.equal(seen[0][kept], truth[kept])
+    assert 0.35 < dropped[:, 1:].float().mean() < 0.65
+    assert torch.equal(seen[1], truth)
+
+
 def test_dataset_batches_and_transposes_real_melodies(mel_2bar):
     data = WindowDataset(mel_2bar, "train", transpose=(-5, 5))
     assert data.codec.name == "melody" and data.steps == 32 and len(data) > 20

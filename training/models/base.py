@@ -47,6 +47,11 @@ class ModelConfig:
     #: scheduled sampling (Magenta's lstm_utils.get_sampling_probability)
     sampling_schedule: str = "constant"
     sampling_rate: float = 0.0
+    #: word dropout (Bowman et al. 2016, "Generating Sentences from a Continuous Space"): while
+    #: training, each previous token the decoder reads is replaced by "nothing" with this
+    #: probability, so the decoder has to take what it cannot read from z (against a decoder
+    #: that ignores z); sampling and the exported step graphs are unchanged
+    word_dropout: float = 0.0
 
 
 class Model(nn.Module):

@@ -179,6 +179,9 @@ class ModularVAE(Model):
         """Logits (dt, t, p), each [B, N, V], for notes tokens[B, N, 3] given the true past."""
         B = tokens.shape[0]
         prev = torch.cat([self.start_note(B, tokens.device)[:, None], tokens[:, :-1]], 1)
+        if self.training and self.config.word_dropout > 0:   # a dropped note reads as "start"
+            drop = torch.rand(prev.shape[:2], device=prev.device) < self.config.word_dropout
+            prev = torch.where(drop.unsqueeze(-1), self.start_note(B, tokens.device)[:, None], prev)
         state = self.decoder_init(z)
         ctx, _ = self._context(prev, z, state)
         zz = z.unsqueeze(1).expand(-1, tokens.shape[1], -1)

@@ -411,6 +411,9 @@ class MusicVAE(Model):
 
         target = self.one_hot(tokens)
         prev = F.pad(target[:, :-1], (0, 0, 1, 0))
+        if self.training and self.config.word_dropout > 0:
+            keep = torch.rand(prev.shape[:2], device=prev.device) >= self.config.word_dropout
+            prev = prev * keep.unsqueeze(-1)      # a dropped step reads all zeros, as the first
         probability = self.sampling_probability(step)
         if probability > 0:
             logits = self.decode_scheduled(z, prev, probability)
