@@ -18,6 +18,8 @@ import threading
 
 from runtime.cli import Parser, fail
 
+from .clock import MAX_TEMPO, MIN_TEMPO
+
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -81,8 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.port <= 65535 or (args.reply_port is not None
                                        and not 1 <= args.reply_port <= 65535):
         parser.error("ports must be in 1..65535")
-    if not 20 <= args.tempo <= 400:
-        parser.error("--tempo must be in 20..400 BPM")
+    if not MIN_TEMPO <= args.tempo <= MAX_TEMPO:
+        parser.error(f"--tempo must be in {MIN_TEMPO:g}..{MAX_TEMPO:g} BPM")
     if args.ahead < 1 or args.chunk < 1:
         parser.error("--ahead and --chunk must be at least 1")
     if not 0 <= args.session_timeout <= 86400:
@@ -113,12 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    bridge.start()
-    try:
+    with bridge:     # serving until Ctrl-C / SIGTERM; all notes off on the way out
         while not stop.wait(0.5):
             pass
-    finally:
-        bridge.close()   # all notes off on exit
     return 0
 
 

@@ -5,6 +5,8 @@
     >>> bridge = Bridge(Engine.load(None), port=9000, midi_api="jack")
     >>> bridge.start()          # OSC on 127.0.0.1:9000, virtual MIDI ports, threads running
     >>> bridge.close()          # all notes off, ports closed, threads joined
+    >>> with Bridge(Engine.load(None), port=9000) as bridge:   # start() ... close()
+    ...     serve_until_stopped()
 
 ``Bridge.handle(address, args, client)`` is the protocol of docs/osc.md: one method per
 address, arguments checked against the documented types before anything happens, each request
@@ -26,7 +28,7 @@ from runtime.music import Clip, Note
 
 from .clock import MAX_TEMPO, MIN_TEMPO, Clock
 from .errors import BridgeError
-from .midi import Ports, Recorder, open_ports
+from .midi import NoOutput, Ports, Recorder, open_ports
 from .osc import OscServer, is_loopback, parse_args
 from .scheduler import Scheduler
 from .sender import SenderProcess
@@ -83,8 +85,7 @@ class Bridge:
                                         clock=self.clock, recorder=self.recorder,
                                         use_output=sender == "thread")
             if sender == "thread":
-                send = self.ports.send if self.ports else (lambda message: None)
-                self.scheduler = Scheduler(self.clock, send=send, realtime=realtime)
+                self.scheduler = Scheduler(self.clock, self.ports or NoOutput(), realtime=realtime)
             self.server = OscServer(self, host=host, port=port)
         except BaseException:
             if sender == "process":
@@ -99,6 +100,7 @@ class Bridge:
                              ahead=ahead, chunk=chunk, recorder=self.recorder, midi_in=midi_in)
         self.upload_timeout_s = UPLOAD_TIMEOUT_S
         self._result_id = 0
+        self._started = False
         self._handlers = {
             "/lb/hello": ("i", None),                   # served before any session exists
             "/lb/bye": ("", self.on_bye),
@@ -146,12 +148,23 @@ class Bridge:
 
     # -- life --------------------------------------------------------------------------------
     def start(self) -> None:
+        self._started = True
         self.scheduler.start()
         self.worker.start()
         self.server.start()
         out = getattr(self.scheduler, "out_name", None) or (self.ports and self.ports.out_name)
         log.info("listening on %s:%d, model %s, MIDI out %s, sender %s", *self.server.address[:2],
                  self.engine.name, out or "off", self.scheduler.priority)
+
+    def __enter__(self) -> "Bridge":
+        """``with Bridge(...) as bridge:`` serves for the block (started here unless it was) and
+        closes after it: all notes off, ports closed, threads joined."""
+        if not self._started:
+            self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
     def close(self) -> None:
         """Stop serving; all notes off on the way out. Safe to call twice."""
@@ -169,7 +182,7 @@ class Bridge:
             raise UnknownAddress(f"unknown address {address}" +
                                  ("" if address.startswith("/lb/") else " (all are under /lb/)"))
         types, handler = entry
-        values = parse_args(address, args, types)
+        values = parse_args(args, types)
         if handler is None:
             self.on_hello(client, *values)
             return

@@ -5,6 +5,12 @@
     >>> ports = open_ports(out_name="loopMIDI Port")   # an existing port (Windows)
     >>> ports.send([0x90, 60, 100])
     >>> ports.close()
+    >>> with open_ports(api="jack", use_input=False) as ports:   # closed after the block
+    ...     ports.send([0x90, 60, 100])
+
+What the sender (:class:`~bridge.scheduler.Scheduler`) sends to is a :class:`MidiOutput`, mido's
+``BaseOutput`` in small: ``send(message)``, ``close()``, ``with``. :class:`Ports` (rtmidi) and
+:class:`NoOutput` (MIDI off) are the two the bridge uses.
 
 The input callback feeds MIDI clock / start / stop / continue / song position to the
 :class:`~bridge.clock.Clock` and notes to a :class:`Recorder`, which keeps the notes of the last
@@ -40,6 +46,40 @@ CLOCK_STATUSES = (0xF8, 0xFA, 0xFB, 0xFC, 0xF2)
 
 class MidiPortError(BridgeError, RuntimeError):
     """A MIDI port that cannot be opened; the message is one line for the user."""
+
+
+class MidiOutput:
+    """What the scheduler sends MIDI to: ``send(message)`` takes one message as a list of ints
+    (``[0x90, 60, 100]``) and must not block (the sender's real-time thread calls it);
+    ``close()`` releases the port and is safe twice; ``with`` closes it on the way out::
+
+        >>> class Printed(MidiOutput):             # another destination: one method
+        ...     def send(self, message):
+        ...         print(message)
+        >>> with Printed() as out, Scheduler(clock, out) as sched:
+        ...     sched.submit(note_events([(60, 0.0, 1.0, 100)], offset=0.0, channel=0))
+    """
+
+    closed = False
+
+    def send(self, message: list[int]) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.closed = True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+class NoOutput(MidiOutput):
+    """MIDI goes nowhere (the bridge without MIDI: devices play the ``/lb/bar`` notes)."""
+
+    def send(self, message: list[int]) -> None:
+        pass
 
 
 class Recorder:
@@ -126,8 +166,8 @@ class Recorder:
 
 
 @dataclass
-class Ports:
-    """The opened output (and input, if any); ``send`` is what the scheduler calls."""
+class Ports(MidiOutput):
+    """The opened output (and input, if any): a :class:`MidiOutput` whose ``close`` closes both."""
 
     out: rtmidi.MidiOut | None
     inp: rtmidi.MidiIn | None
@@ -145,6 +185,7 @@ class Ports:
                     port.delete()
                 except Exception:  # closing twice, or the server went away
                     pass
+        self.closed = True
 
 
 def open_ports(out_name: str | None = None, in_name: str | None = None, virtual: bool = True,

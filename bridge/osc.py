@@ -104,7 +104,7 @@ def build(address: str, args: list) -> bytes:
     return builder.build().dgram
 
 
-def parse_args(address: str, args: list, types: str) -> list:
+def parse_args(args: list, types: str) -> list:
     """Check ``args`` against ``types`` ('i', 'f', 's'; a trailing '*' group like '(iffi)*' is
     a repeated tuple) and convert: an int is accepted for 'f', an integral float for 'i'."""
     fixed, _, repeat = types.partition("(")

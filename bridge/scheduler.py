@@ -5,13 +5,16 @@ by the worker, or (as far as Python allows) on the garbage collector::
 
     >>> from bridge.clock import Clock
     >>> from bridge.scheduler import Scheduler, note_events
+    >>> from bridge.midi import open_ports
     >>> clock = Clock(tempo=120)
-    >>> sent = []
-    >>> sched = Scheduler(clock, send=sent.append)
-    >>> sched.start()
-    >>> sched.submit(note_events([(60, 0.0, 1.0, 100)], offset=0.0, channel=0))
-    >>> clock.start(0.0)                       # note on now, note off half a second later
-    >>> sched.close()                          # all notes off, thread joined
+    >>> with open_ports(api="jack", use_input=False) as out, Scheduler(clock, out) as sched:
+    ...     sched.submit(note_events([(60, 0.0, 1.0, 100)], offset=0.0, channel=0))
+    ...     clock.start(0.0)                   # note on now, note off half a second later
+    ...     time.sleep(1.0)
+    >>> # the block's end: all notes off, thread joined, port closed
+
+``Scheduler(clock, out)`` sends to ``out``, a :class:`~bridge.midi.MidiOutput` (its ``send``);
+``start()``/``close()`` do by hand what the ``with`` block does.
 
 Timing: ``time.perf_counter`` targets from the clock snapshot; the thread sleeps until about
 ``spin_s`` before an event and spins for the rest, so the error is the spin's resolution plus
@@ -39,7 +42,7 @@ import os
 import threading
 import time
 from collections import deque
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 
@@ -72,13 +75,15 @@ def note_events(notes: Iterable[tuple[int, float, float, int]], offset: float, c
 
 
 class Scheduler(threading.Thread):
-    """Sends ``(beat, order, bar, kind, message)`` events on ``send`` at their times."""
+    """Sends ``(beat, order, bar, kind, message)`` events to ``out`` (a
+    :class:`~bridge.midi.MidiOutput`) at their times."""
 
-    def __init__(self, clock: Clock, send: Callable[[list], None], spin_s: float = 0.0012,
-                 realtime: bool = True, counters=None):
+    def __init__(self, clock: Clock, out, spin_s: float = 0.0012, realtime: bool = True,
+                 counters=None):
         super().__init__(name="latentbridge-sender", daemon=True)
         self.clock = clock
-        self._send = send
+        self.out = out
+        self._send = out.send
         self.spin_s = spin_s
         self._inbox: deque = deque()       # (EVENTS|FLUSH|PANIC, owner, payload), in order
         self._pending: list = []           # heap of (beat, order, seq, bar, kind, message, owner)
@@ -160,6 +165,16 @@ class Scheduler(threading.Thread):
             self.join(timeout)
         else:
             self._all_notes_off(every_channel=True)
+
+    def __enter__(self) -> "Scheduler":
+        """The thread runs for the ``with`` block (started here unless it was) ..."""
+        if not self._launched:
+            self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        """... and is closed after it: all notes off, thread joined (the port stays open)."""
+        self.close()
 
     def stats(self) -> dict:
         """The timing record: ``intended`` and ``actual`` send times (perf_counter seconds) of

@@ -17,7 +17,7 @@ MIDI output port; the parent mirrors the clock into shared memory (a seqlock, se
     >>> sender.close()                                     # all notes off, child joined
 
 The interface is the scheduler's (``start``, ``submit``, ``flush``, ``panic``, ``close``,
-``stats``, ``health``, ``check``, ``counts``), so the bridge uses either.
+``stats``, ``health``, ``check``, ``counts``, ``with``), so the bridge uses either.
 
 Health: the child's scheduler stamps a heartbeat and its counters (sent, late, dropped) into
 shared memory. ``check()``, called by the worker's watchdog, notices a child that died (killed,
@@ -70,6 +70,13 @@ class SenderProcess:
         self._base = np.zeros(N_COUNTERS)   # counters of the children that died
         self._last_check = 0.0
         self._spawn()
+
+    def __enter__(self) -> "SenderProcess":
+        """The child runs from construction on; the ``with`` block's end closes it."""
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
     def _spawn(self) -> None:
         """Start a child and wait for it to open its port (raises MidiPortError)."""
@@ -222,7 +229,7 @@ def _child_main(conn, array, counters, out_name, virtual, midi_api, spin_s, real
     import gc
     import sys
 
-    from .midi import open_ports
+    from .midi import NoOutput, open_ports
     from .scheduler import Scheduler
 
     sys.setswitchinterval(0.0005)    # the pipe reader hands the GIL back quickly
@@ -234,8 +241,8 @@ def _child_main(conn, array, counters, out_name, virtual, midi_api, spin_s, real
     except MidiPortError as exc:
         conn.send(("error", str(exc)))
         return
-    scheduler = Scheduler(SharedClock(array), send=ports.send if ports else (lambda m: None),
-                          spin_s=spin_s, realtime=realtime, counters=np.frombuffer(counters))
+    scheduler = Scheduler(SharedClock(array), ports if ports else NoOutput(), spin_s=spin_s,
+                          realtime=realtime, counters=np.frombuffer(counters))
     gc.collect()
     gc.freeze()                      # nothing alive now is ever scanned again
     scheduler.start()

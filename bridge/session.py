@@ -8,6 +8,14 @@
 
 Every setter validates and raises :class:`SessionError` (one line, sent back as ``/lb/error``).
 ``params()`` returns an immutable snapshot, so the worker reads one consistent set per clip.
+Defaults come from :mod:`runtime.defaults`, as render's; the temperature follows the mode (each
+tool's own, follow mode's answer's) until the client sets ``temperature`` itself::
+
+    >>> s.set("mode", "vary"); s.params().temperature        # vary's default
+    0.5
+    >>> s.set("temperature", 0.8); s.set("mode", "sample"); s.params().temperature
+    0.8
+
 Each device registered with ``/lb/hello`` has its own session (:mod:`bridge.sessions`); the
 fields below the slots are the worker's bookkeeping of that session's stream.
 """
@@ -21,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from runtime.defaults import default
 from runtime.music import Clip
 
 from .errors import BridgeError
@@ -55,15 +64,26 @@ class SessionError(BridgeError):
     """A parameter or slot request that cannot be honoured; one line for the user."""
 
 
+def mode_temperature(mode: str, answer: str = "vary") -> float:
+    """The temperature a session plays ``mode`` at until its client sets one (runtime.defaults:
+    the tool's own default; follow mode: that of its answer)::
+
+        >>> [mode_temperature(m) for m in ("sample", "vary")], mode_temperature("follow", "groove")
+        ([1.0, 0.5], 0.5)
+    """
+    return float(default(answer if mode == "follow" else mode, "temperature"))
+
+
 @dataclass(frozen=True)
 class Params:
     mode: str = "sample"
     position: float = 0.5        # interpolation: 0 = slot A, 1 = slot B
-    temperature: float = 1.0
+    temperature: float = mode_temperature("sample")   # the mode's until a client sets one
     bars: int = 0                # bars per /lb/generate result; 0 = the model's bars
     seed: int = -1               # -1 = fresh randomness
-    amount: float = 0.5          # size of a variation
-    continue_bars: int = 2       # continue: bars added to the clip (streamed: bars per phrase)
+    amount: float = default("vary", "amount")         # size of a variation
+    continue_bars: int = default("continue", "bars")  # continue: bars added to the clip
+                                                      # (streamed: bars per phrase)
     follow_bars: int = 2         # follow: the last N played bars are the call, every N bars
     answer: str = "vary"         # follow: what answers the call (one of ANSWERS)
     channel: int = 0             # MIDI channel 0..15 of streamed notes
@@ -90,6 +110,7 @@ class Session:
     last_seen: float = field(default_factory=time.monotonic)
     last_sender: tuple | None = None   # id 0 only: where streamed bars go without --reply-port
     uploads: dict = field(default_factory=dict)   # slot -> its unfinished /lb/clip upload
+    temperature_set: bool = False  # a client set /lb/temperature: mode changes keep it
     # the stream, kept by the worker thread only
     streaming: bool = False
     epoch: int = -1               # clock epoch the plan below was made in
@@ -137,6 +158,7 @@ class Session:
             value = float(value)
             if not 0.0 <= value <= 10.0:   # 0 = argmax decoding, as in runtime.render
                 raise SessionError(f"temperature must be in 0..10, got {value:g}")
+            self.temperature_set = True
         elif name == "bars":
             value = int(value)
             if value < 0:
@@ -155,7 +177,13 @@ class Session:
         else:
             raise SessionError(f"unknown parameter {name!r}")
         with self.lock:
-            self._params = replace(self._params, **{name: value})
+            changes = {name: value}
+            if name in ("mode", "answer") and not self.temperature_set:
+                # a mode (or follow's answer) brings its own temperature until a client sets one
+                mode = value if name == "mode" else self._params.mode
+                answer = value if name == "answer" else self._params.answer
+                changes["temperature"] = mode_temperature(mode, answer)
+            self._params = replace(self._params, **changes)
 
     def slot(self, name: str) -> Slot:
         if name not in SLOTS:

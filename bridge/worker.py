@@ -5,10 +5,9 @@ Every :class:`~runtime.engine.Engine` is used on this thread only. Jobs from the
 after another, so the sender thread never waits on them::
 
     >>> worker = Worker(sessions, clock, scheduler, emit=lambda session, address, args: ...)
-    >>> worker.start()
-    >>> worker.submit(lambda: print(sessions.default.engine.name))   # on the worker thread
-    >>> worker.set_streaming(sessions.default, True)   # keep `ahead` bars generated
-    >>> worker.close()
+    >>> with worker:                  # start() ... close()
+    ...     worker.submit(lambda: print(sessions.default.engine.name))   # on the worker thread
+    ...     worker.set_streaming(sessions.default, True)   # keep `ahead` bars generated
 
 Streaming: a session's next clip is generated when the playhead comes within ``ahead`` bars of
 its last generated bar. Each clip is cut into bars; only the first ``chunk`` bars of a clip are
@@ -35,7 +34,7 @@ from typing import Callable
 import numpy as np
 
 from runtime.engine import Engine, EngineError
-from runtime.music import DRUM_CHANNEL, Clip
+from runtime.music import Clip
 
 from .clock import Clock
 from .errors import BugLog, is_domain_error, one_line
@@ -113,6 +112,16 @@ class Worker(threading.Thread):
         self._jobs.put(None)
         if self.is_alive():
             self.join(timeout)
+
+    def __enter__(self) -> "Worker":
+        """The thread runs for the ``with`` block (started here unless it was) and is closed
+        after it."""
+        if self.ident is None:
+            self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
     # -- the thread --------------------------------------------------------------------------
     def run(self) -> None:
@@ -264,12 +273,8 @@ class Worker(threading.Thread):
             if slot_b.z is None:
                 raise SessionError("interpolate mode needs a clip in slot B")
             z = engine.slerp(slot_a.z[None], slot_b.z[None], params.position)
-        else:  # vary: the slot's code slerped towards a random prior code, as Engine.vary does
-            rng = np.random.default_rng(seed)
-            noise = rng.standard_normal((1, engine.z_size)).astype(np.float32)
-            z = engine.slerp(slot_a.z[None], noise, params.amount)
-            seed = int(rng.integers(2**31))
-        return engine.decode(np.asarray(z, np.float32), temperature=temperature, seed=seed)[0]
+            return engine.decode(np.asarray(z, np.float32), temperature=temperature, seed=seed)[0]
+        return engine.vary_code(slot_a.z, 1, params.amount, temperature, seed)[0]
 
     def _generate_bars(self, session: Session, first: int, state) -> None:
         params = session.params()
@@ -291,7 +296,6 @@ class Worker(threading.Thread):
         # advanced first: a bar that fails to go out is not generated again and again
         session.next_bar = first + chunk
         now_beat = self.clock.beat_at()
-        channel = DRUM_CHANNEL if engine.codec.name == "drums" else params.channel
         for i in range(chunk):
             bar = first + i
             notes = bar_notes(clip, i, per_bar)
@@ -301,7 +305,7 @@ class Worker(threading.Thread):
                 self.missed_bars += 1
             if params.midi_out:
                 events = []
-                for part_channel, part in split_channels(notes, channel, engine):
+                for part_channel, part in split_channels(notes, params.channel, engine.codec):
                     events += note_events(part, start_beat, part_channel, bar)
                 self.scheduler.submit(events, session.id)
             if params.osc_out:
@@ -487,15 +491,11 @@ def bar_notes(clip: Clip, index: int, song_bar_beats: float = MODEL_BEATS_PER_BA
             for n in clip.notes if start <= n.start < end]
 
 
-def split_channels(notes: list[tuple], channel: int, engine: Engine):
-    """Group notes by MIDI channel: drums on channel 10, a trio's bass one above the melody."""
+def split_channels(notes: list[tuple], channel: int, codec):
+    """Group notes by the MIDI channel their codec routes them to (``Codec.channel_of``: drums
+    on channel 10, a trio's bass one above the melody, the rest on ``channel``)."""
     groups: dict[int, list] = {}
     for pitch, start, duration, velocity, note in notes:
-        if note.is_drum:
-            ch = DRUM_CHANNEL
-        elif engine.codec.name == "trio" and 32 <= note.program <= 39:
-            ch = (channel + 1) % 16
-        else:
-            ch = channel
-        groups.setdefault(ch, []).append((pitch, start, duration, velocity))
+        groups.setdefault(codec.channel_of(note, channel), []).append(
+            (pitch, start, duration, velocity))
     return groups.items()

@@ -71,6 +71,12 @@ var TOOL_CONTROLS = {
     drumify: ["capture_a"],
     follow: ["follow_bars", "answer", "amount"]
 };
+// The temperature each tool starts at: runtime/defaults.py's TOOL_DEFAULTS (a test checks they
+// agree); follow mode plays at its answer's. The Temperature dial follows the tool while it
+// holds the previous tool's default; moved anywhere else it stays (docs/osc.md, Defaults).
+var TOOL_TEMPERATURE = {sample: 1.0, interpolate: 0.5, vary: 0.5, "continue": 0.5, groove: 0.5,
+                        drumify: 0.5};
+
 // The Answer menu's items (fixed, saved with the set by index): what follow mode may answer
 // with, in the bridge's order; a model offers those of them that /lb/modes lists.
 var FOLLOW_ANSWERS = ["vary", "continue", "groove", "drumify"];
@@ -297,9 +303,36 @@ function createDevice(env) {
         if (FOLLOW_ANSWERS.indexOf(answer) < 0) {
             return status("no answer " + value + " (one of " + FOLLOW_ANSWERS.join(", ") + ")");
         }
+        var before = toolNow();
         state.settings.answer = answer;
+        var temperature = followTemperature(before);
         showTool();
-        return send("/lb/follow/answer", [answer]);
+        send("/lb/follow/answer", [answer]);
+        if (temperature !== null) send("/lb/temperature", [temperature]);
+    }
+
+    // The tool playing now: {mode, answer} (before the bridge answered: sample).
+    function toolNow() {
+        return {mode: state.settings.mode === undefined ? FIRST_MODES[0] : state.settings.mode,
+                answer: currentAnswer()};
+    }
+
+    function toolTemperature(tool) {
+        var t = TOOL_TEMPERATURE[tool.mode === "follow" ? tool.answer : tool.mode];
+        return t === undefined ? null : t;
+    }
+
+    // After a change of tool from `before`: if the Temperature dial still holds that tool's
+    // default, it moves to the new tool's (shown without output); returns the value to send
+    // the bridge, or null (dial moved by hand, never set, or the same default).
+    function followTemperature(before) {
+        var value = state.settings.temperature;
+        var from = toolTemperature(before), to = toolTemperature(toolNow());
+        if (value === undefined || from === null || to === null || to === from) return null;
+        if (Math.abs(Number(value) - from) > 1e-6) return null;
+        state.settings.temperature = to;
+        ui("temperature", [to]);
+        return to;
     }
 
     // The answers the loaded model offers: those of FOLLOW_ANSWERS that /lb/modes lists.
@@ -317,10 +350,13 @@ function createDevice(env) {
         if (mode === undefined || mode === "") {
             return status("no mode " + value + " (the bridge offers " + state.modes.join(", ") + ")");
         }
+        var before = toolNow();
         state.settings.mode = mode;
         ui("savemode", [mode]);                  // stored with the Live set ([pattr])
+        var temperature = followTemperature(before);
         showTool();
-        return send("/lb/mode", [mode]);
+        send("/lb/mode", [mode]);
+        if (temperature !== null) send("/lb/temperature", [temperature]);
     }
 
     // /lb/modes: the loaded model's tools. A chosen tool the model does not offer falls back
@@ -330,9 +366,12 @@ function createDevice(env) {
         ui("modes", state.modes);
         var mode = state.settings.mode;
         if (mode !== undefined && state.modes.indexOf(mode) < 0) {
+            var before = toolNow();
             state.settings.mode = state.modes[0];
             status((state.model || "the model") + " does not offer " + mode + ": mode " + state.modes[0]);
+            var temperature = followTemperature(before);
             send("/lb/mode", [state.modes[0]]);
+            if (temperature !== null) send("/lb/temperature", [temperature]);
         }
         // The answer picked for follow mode, if this model cannot give it: its first answer,
         // shown in the menu without output (the bridge has done the same: docs/osc.md, Models).
@@ -891,6 +930,7 @@ function createDevice(env) {
 if (typeof module !== "undefined" && module.exports) {
     module.exports = {createDevice: createDevice, DEFAULTS: DEFAULTS, FIRST_MODES: FIRST_MODES,
                       TOOL_CONTROLS: TOOL_CONTROLS, TOOL_SPECIFIC: TOOL_SPECIFIC,
+                      TOOL_TEMPERATURE: TOOL_TEMPERATURE,
                       FOLLOW_ANSWERS: FOLLOW_ANSWERS,
                       DRUM_CLASSES: DRUM_CLASSES, DRUM_PITCHES: DRUM_PITCHES};
 } else {

@@ -187,11 +187,11 @@
 				"box" : {
 					"id" : "obj-routeui",
 					"maxclass" : "newobj",
-					"numinlets" : 12,
-					"numoutlets" : 12,
-					"patching_rect" : [ 420.0, 360.0, 330.0, 22.0 ],
-					"outlettype" : [ "", "", "", "", "", "", "", "", "", "", "", "" ],
-					"text" : "route status connected models model port savemodel modes tool active savemode answer"
+					"numinlets" : 13,
+					"numoutlets" : 13,
+					"patching_rect" : [ 420.0, 360.0, 400.0, 22.0 ],
+					"outlettype" : [ "", "", "", "", "", "", "", "", "", "", "", "", "" ],
+					"text" : "route status connected models model port savemodel modes tool active savemode answer temperature"
 				}
 			},
 			{
@@ -531,7 +531,7 @@
 							"parameter_mmin" : 0.05,
 							"parameter_mmax" : 2.0,
 							"parameter_unitstyle" : 1,
-							"parameter_initial" : [ 0.5 ],
+							"parameter_initial" : [ 1.0 ],
 							"parameter_initial_enable" : 1
 						}
 					}
@@ -571,7 +571,7 @@
 							"parameter_mmin" : 0.0,
 							"parameter_mmax" : 1.0,
 							"parameter_unitstyle" : 1,
-							"parameter_initial" : [ 0.5 ],
+							"parameter_initial" : [ 0.3 ],
 							"parameter_initial_enable" : 1
 						}
 					}
@@ -1589,6 +1589,17 @@
 			},
 			{
 				"box" : {
+					"id" : "obj-settemperature",
+					"maxclass" : "newobj",
+					"numinlets" : 1,
+					"numoutlets" : 1,
+					"patching_rect" : [ 1020.0, 340.0, 75.0, 22.0 ],
+					"outlettype" : [ "" ],
+					"text" : "prepend set"
+				}
+			},
+			{
+				"box" : {
 					"id" : "obj-setanswer",
 					"maxclass" : "newobj",
 					"numinlets" : 1,
@@ -2279,6 +2290,18 @@
 				"patchline" : {
 					"source" : [ "obj-setanswer", 0 ],
 					"destination" : [ "obj-answer", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-routeui", 11 ],
+					"destination" : [ "obj-settemperature", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"source" : [ "obj-settemperature", 0 ],
+					"destination" : [ "obj-temperature", 0 ]
 				}
 			},
 			{

@@ -37,8 +37,11 @@ import numpy as np
 
 from .bundle import Bundle, BundleError, load_bundle
 from .codecs import CodecError, codec_from_config
+from .codecs.trio import trio_part
+from .defaults import default
+from .dynamics import mean_velocity
 from .music import Clip, Note
-from .quantize import quantize
+from .quantize import to_steps
 from .sampling import make_rng, sample_bernoulli, sample_categorical, slerp
 
 #: a clip with more notes per bar than this times the training data's 99th percentile is noise
@@ -107,47 +110,17 @@ class Engine:
 
     # -- clips <-> model input ------------------------------------------------------------------
     def prepare(self, clip: Clip, beats: float | None = None) -> Clip:
-        """Fit a user clip to the model: quantise, cut or pad to ``bars`` bars (``beats`` beats if
-        given), and make it something the codec represents (highest voice for melodies, pitches
-        folded into range by octaves, drums flagged as drums, any meter read beat for beat as
-        4/4). A groove model's clip keeps its timing and velocities (a tap model's notes, of any
-        instrument, become taps) and is not cut: its tokens are (:meth:`tokens`)."""
+        """Fit a user clip to the model: cut or pad to ``bars`` bars (``beats`` beats if given)
+        and made something the codec represents, by the codec's own rules
+        (:meth:`runtime.codecs.base.Codec.fit`): quantised and any meter read beat for beat as
+        4/4 for grid codecs, pitches folded into range by octaves, the highest voice for
+        melodies, drums flagged as drums. A groove model's clip keeps its timing and
+        velocities (a tap model's notes, of any instrument, become taps) and is not cut: its
+        tokens are (:meth:`tokens`)."""
         if not isinstance(clip, Clip):
             raise EngineError(f"expected a Clip, got {type(clip).__name__}")
         beats = self.length_beats if beats is None else beats
-        if self.kind == "groove":
-            clip = clip.copy(time_signature=(4, 4), tempo_changes=[], meter_changes=[])
-            if self.codec.input_transform == "tap":
-                return self.codec.as_taps(clip)
-            return clip.copy(notes=[replace(n, is_drum=True) for n in clip.notes], is_drum=True)
-        if self.kind == "note_events":  # any meter and polyphony: cut to length, fold range
-            low, high = self.codec.min_pitch, self.codec.max_pitch
-            notes = [_into_range(n, low, high) for n in clip.notes if not n.is_drum]
-            return clip.copy(notes=notes, is_drum=False, tempo_changes=[],
-                             meter_changes=[]).slice(0.0, beats)
-        # MusicVAE models read 4/4 bars; a clip in another meter is read beat for beat as 4/4.
-        clip = clip.copy(time_signature=(4, 4), tempo_changes=[], meter_changes=[])
-        clip = quantize(clip, self.steps_per_quarter)
-        clip = clip.slice(0.0, beats)
-        codec = self.codec.name
-        if codec == "melody":
-            low, high = self.codec.min_pitch, self.codec.max_pitch
-            notes = [_into_range(n, low, high) for n in clip.notes if not n.is_drum]
-            clip = clip.copy(notes=_highest_voice(notes))
-        elif codec == "drums":
-            clip = clip.copy(notes=[replace(n, is_drum=True) for n in clip.notes], is_drum=True)
-        elif codec == "trio":
-            from .codecs.trio import trio_part
-
-            low, high = self.codec.melody.min_pitch, self.codec.melody.max_pitch
-            by_part = {"melody": [], "bass": [], "drums": []}
-            for n in clip.notes:
-                part = trio_part(n)
-                if part is not None:
-                    by_part[part].append(n if part == "drums" else _into_range(n, low, high))
-            clip = clip.copy(notes=_highest_voice(by_part["melody"]) + _highest_voice(by_part["bass"])
-                             + by_part["drums"], is_drum=False)
-        return clip
+        return self.codec.fit(clip, beats, self.steps_per_quarter)
 
     def tokens(self, clip: Clip, steps: int | None = None) -> np.ndarray:
         """Codec tokens of a prepared clip, exactly ``bars * steps_per_bar`` (or ``steps``) steps
@@ -250,6 +223,36 @@ class Engine:
         """Token arrays [B, steps, ...] for latent codes; all codes decode together as one batch.
         ``hits`` [B, steps, classes] (groove models only) keeps those hits: the model plays
         their velocities and timing."""
+        z = self._latents(z, temperature)
+        rng = make_rng(seed)
+        if self.kind == "groove":
+            return self.codec.from_output(self._groove_loop(z, temperature, rng, hits))
+        if hits is not None:
+            raise EngineError(f"{self.name} is no groove model: it cannot keep given hits")
+        if self.kind == "flat":
+            return self._step_loop(z, self.total_steps, temperature, rng)[0]
+        if self.kind == "hierarchical":
+            return self._decode_hierarchical(z, temperature, rng)
+        return self._decode_events(z, temperature, rng)
+
+    def decode_values(self, z: np.ndarray, temperature: float = 1.0, seed: int | None = None,
+                      hits: np.ndarray | None = None) -> np.ndarray:
+        """A groove model's decoding before the codec rounds it to tokens: float32 [B, steps,
+        3 x classes], per step what the decoder fed back to the next step (the chosen hits 0/1,
+        velocities in [0, 1], offsets in [-1, 1]; with ``decoding.feedback_mask`` "none" every
+        drum's velocity and offset, as Magenta.js' ``decoder.decode`` returns them)::
+
+            >>> engine.decode_values(z, temperature=0.0).shape      # a 2-bar GrooVAE
+            (1, 32, 27)
+        """
+        if self.kind != "groove":
+            raise EngineError(f"{self.name} is no groove model: decode_values is for GrooVAE")
+        z = self._latents(z, temperature)
+        return self._groove_loop(z, temperature, make_rng(seed), hits)
+
+    def _latents(self, z, temperature: float) -> np.ndarray:
+        """Latent codes as float32 [B, z_size] (one code may come as [z_size]), checked with the
+        temperature (one line each)."""
         z = np.asarray(z, dtype=np.float32)
         if z.ndim == 1:
             z = z[None]
@@ -259,16 +262,7 @@ class Engine:
             raise EngineError("latent codes contain NaN or infinity")
         if not np.isfinite(temperature) or temperature < 0:
             raise EngineError(f"temperature must be a number >= 0, got {temperature}")
-        rng = make_rng(seed)
-        if self.kind == "groove":
-            return self._groove_loop(z, temperature, rng, hits)
-        if hits is not None:
-            raise EngineError(f"{self.name} is no groove model: it cannot keep given hits")
-        if self.kind == "flat":
-            return self._step_loop(z, self.total_steps, temperature, rng)[0]
-        if self.kind == "hierarchical":
-            return self._decode_hierarchical(z, temperature, rng)
-        return self._decode_events(z, temperature, rng)
+        return z
 
     def _step_loop(self, cond: np.ndarray, steps: int, temperature: float, rng,
                    prev: np.ndarray | None = None, state=None):
@@ -335,8 +329,6 @@ class Engine:
     def _feedback(self, tokens: np.ndarray) -> np.ndarray:
         """The decoder's next input for chosen tokens [B] or [B, parts]: MusicVAE feeds back the
         one-hot of the output token (512 wide for drums), concatenated over parts."""
-        if self.decoding.get("feedback", "one_hot") == "codec_input":
-            return self.codec.to_input(tokens).astype(np.float32)
         tokens = tokens.reshape(len(tokens), -1)
         out = np.zeros((len(tokens), sum(self.output_depths)), np.float32)
         rows = np.arange(len(tokens))
@@ -346,11 +338,18 @@ class Engine:
             offset += depth
         return out
 
-    def _groove_loop(self, z, temperature, rng, hits=None):
-        """GrooVAE's decoder: per step the graph gives hit logits, velocities and offsets; hits
-        are drawn here (Bernoulli at ``temperature``, 0 = logit > 0) or taken from ``hits``, and
-        the chosen hits with their velocities and offsets (zero elsewhere) are the next input."""
+    def _groove_loop(self, z, temperature, rng, hits=None) -> np.ndarray:
+        """GrooVAE's decoder -> the fed-back values [B, steps, 27]: per step the graph gives hit
+        logits, velocities and offsets; hits are drawn here (Bernoulli at ``temperature``, 0 =
+        logit > 0) or taken from ``hits``; the next input is the chosen hits with the velocities
+        and offsets of those hits, zero elsewhere (``decoding.feedback_mask`` "hits",
+        latentbridge's GrooVAE) or of every drum ("none": Magenta's GrooveLstmDecoder, imported
+        checkpoints)."""
         batch, c = z.shape[0], self.codec.num_classes
+        mask = self.decoding.get("feedback_mask", "hits")
+        if mask not in ("hits", "none"):
+            raise EngineError(f"{self.bundle.path / 'model.json'}: decoding.feedback_mask must be "
+                              f"'hits' or 'none', not {mask!r}")
         if hits is not None:
             hits = np.asarray(hits, np.float32)
             if hits.shape != (batch, self.total_steps, c):
@@ -363,10 +362,13 @@ class Engine:
             outputs, *state = self.bundle.run("decoder_step", prev, z, *state)
             chosen = (hits[:, t] if hits is not None
                       else sample_bernoulli(outputs[:, :c], temperature, rng).astype(np.float32))
-            prev = np.concatenate([chosen, outputs[:, c:2 * c] * chosen,
-                                   outputs[:, 2 * c:] * chosen], -1).astype(np.float32)
+            if mask == "none":
+                prev = np.concatenate([chosen, outputs[:, c:]], -1).astype(np.float32)
+            else:
+                prev = np.concatenate([chosen, outputs[:, c:2 * c] * chosen,
+                                       outputs[:, 2 * c:] * chosen], -1).astype(np.float32)
             values[:, t] = prev
-        return self.codec.from_output(values)
+        return values
 
     def _decode_hierarchical(self, z, temperature, rng):
         """The conductor emits one embedding per bar; the bar decoder restarts from it (the
@@ -383,7 +385,7 @@ class Engine:
         return np.concatenate(bars, axis=1)
 
     def _decode_events(self, z, temperature, rng):
-        """Note unrolling: per note, dT, then T given dT, then P given both (seed 000)."""
+        """Note unrolling: per note, dT, then T given dT, then P given both (Wang et al. 2019)."""
         batch = z.shape[0]
         state = self.bundle.run("decoder_init", z)
         prev = np.tile(np.asarray(self.decoding["start_note"], np.int64), (batch, 1))
@@ -399,7 +401,8 @@ class Engine:
         return notes
 
     # -- generation -------------------------------------------------------------------------
-    def sample(self, n: int = 1, temperature: float = 1.0, seed: int | None = None) -> list[Clip]:
+    def sample(self, n: int = 1, temperature: float = default("sample", "temperature"),
+               seed: int | None = None) -> list[Clip]:
         """``n`` clips from the prior: z ~ N(0, I), then decoded."""
         if int(n) < 1:
             raise EngineError(f"n must be at least 1, got {n}")
@@ -412,7 +415,8 @@ class Engine:
         """Spherical interpolation (linear where z0, z1 are (anti)parallel or zero)."""
         return slerp(z0, z1, t)
 
-    def interpolate(self, clip_a: Clip, clip_b: Clip, n: int = 5, temperature: float = 0.5,
+    def interpolate(self, clip_a: Clip, clip_b: Clip, n: int = default("interpolate", "steps"),
+                    temperature: float = default("interpolate", "temperature"),
                     seed: int | None = None) -> list[Clip]:
         """``n`` clips on the slerp path from ``clip_a``'s code to ``clip_b``'s, ends included."""
         if int(n) < 2:
@@ -421,19 +425,37 @@ class Engine:
         z = np.stack([slerp(za, zb, t) for t in np.linspace(0.0, 1.0, int(n))])
         return self.decode(z, temperature, seed)
 
-    def vary(self, clip: Clip, n: int = 1, amount: float = 0.5, temperature: float = 0.5,
+    def vary(self, clip: Clip, n: int = 1, amount: float = default("vary", "amount"),
+             temperature: float = default("vary", "temperature"),
              seed: int | None = None) -> list[Clip]:
         """``n`` variations: the clip's code slerped towards random prior codes by ``amount``
         (0 = the clip itself, 1 = unrelated samples)."""
+        self._check_vary(n, amount)
+        return self.vary_code(self.encode([clip])[0], n, amount, temperature, seed)
+
+    def vary_code(self, z: np.ndarray, n: int = 1, amount: float = default("vary", "amount"),
+                  temperature: float = default("vary", "temperature"),
+                  seed: int | None = None) -> list[Clip]:
+        """:meth:`vary` for a clip already encoded (its code ``z`` [z_size]), as the bridge keeps
+        a slot's code: the same variations for the same seed."""
+        self._check_vary(n, amount)
+        rng = make_rng(seed)
+        z = np.asarray(z, np.float32).reshape(1, -1)
+        noise = rng.standard_normal((int(n), self.z_size)).astype(np.float32)
+        zs = slerp(np.repeat(z, int(n), axis=0), noise, float(amount))
+        return self.decode(zs, temperature, int(rng.integers(2**31)))
+
+    @staticmethod
+    def _check_vary(n: int, amount: float) -> None:
         if int(n) < 1:
             raise EngineError(f"n must be at least 1, got {n}")
         if not 0.0 <= float(amount) <= 1.0:
             raise EngineError(f"amount must be in 0..1, got {amount}")
-        rng = make_rng(seed)
-        z = self.encode([clip])
-        noise = rng.standard_normal((int(n), self.z_size)).astype(np.float32)
-        zs = slerp(np.repeat(z, int(n), axis=0), noise, float(amount))
-        return self.decode(zs, temperature, int(rng.integers(2**31)))
+
+    def reconstruct(self, clips: list[Clip], temperature: float = default("reconstruct", "temperature"),
+                    seed: int | None = None) -> list[Clip]:
+        """Each clip encoded to its code (mu) and decoded again: what the model hears of it."""
+        return self.decode(self.encode(clips), temperature, seed)
 
     # -- Groove, Drumify, Continue ----------------------------------------------------------
     #: the tools of DESIGN.md an engine call serves, and the groove input each groove tool needs
@@ -450,14 +472,18 @@ class Engine:
             return True
         if tool in ("interpolate", "vary"):
             return "encoder" in (self.bundle.meta.get("graphs") or {})
-        if tool == "continue":
-            return self.kind == "flat" and self.codec.name in ("melody", "drums")
+        if tool == "continue":   # an encoder, and a decoder continue_ knows how to prime
+            if "encoder" not in (self.bundle.meta.get("graphs") or {}):
+                return False
+            return self.kind == "note_events" or (self.kind in ("flat", "hierarchical")
+                                                  and self.codec.one_hot_steps)
         if tool in self.GROOVE_INPUTS:
             return self.kind == "groove" and \
                 getattr(self.codec, "input_transform", None) == self.GROOVE_INPUTS[tool]
         return False
 
-    def groove(self, clip: Clip, temperature: float = 0.5, seed: int | None = None,
+    def groove(self, clip: Clip, temperature: float = default("groove", "temperature"),
+               seed: int | None = None,
                keep_hits: bool = True) -> Clip:
         """Groove (humanize): the clip's drum hits played with velocities and microtiming.
 
@@ -474,7 +500,8 @@ class Engine:
         self.warnings = []
         return self._joined(self.decode_tokens(mu, temperature, seed, hits=hits), clip, length)
 
-    def drumify(self, clip: Clip, temperature: float = 0.5, seed: int | None = None) -> Clip:
+    def drumify(self, clip: Clip, temperature: float = default("drumify", "temperature"),
+                seed: int | None = None) -> Clip:
         """Drumify (tap2drum): a drum groove for the rhythm of any clip.
 
         Needs a groove model with the ``tap`` input (drumify_2bar). Every note of the clip, of
@@ -502,57 +529,168 @@ class Engine:
                 self.warnings.append(f"window {i + 1}: no drum hits for these taps")
         return self._joined(tokens, clip, length)
 
-    def continue_(self, clip: Clip, bars: int = 2, temperature: float = 0.5,
+    def continue_(self, clip: Clip, bars: int = default("continue", "bars"),
+                  temperature: float = default("continue", "temperature"),
                   seed: int | None = None) -> Clip:
         """Continue: the clip, kept as it is, followed by ``bars`` new bars in its style.
 
-        For flat melody and drum models (mel_2bar, drums_2bar). The clip is read in whole bars;
-        each round encodes the last window of the model's length (the clip tiled if shorter) to
-        z, feeds the decoder the last ``bars - 1`` model bars of the music so far as if it had
-        written them (teacher forcing), then lets it run free for the bar(s) after them at
-        ``temperature``, until ``bars`` bars are written (docs/groove.md#continue)."""
+        One bar per round, each from the music so far (docs/groove.md#continue):
+
+        - flat and hierarchical models (mel_2bar, drums_2bar, mel_16bar, trio_16bar), on the
+          16th grid, the clip read in whole 4/4 bars: z = mu of the last window of the model's
+          length (the music tiled if shorter); the decoder (hierarchical: the conductor and the
+          bar decoders, bar by bar) is fed the last ``model bars - 1`` bars as if it had written
+          them (teacher forcing), then runs free for one bar at ``temperature``;
+        - note-event models (notes_poly), in the clip's own meter: z = mu of the last
+          ``decoding.notes`` notes; the decoder is fed the last three quarters of them (dT, T,
+          P sub-steps), then writes notes until one starts on or after the next bar line (that
+          one is dropped; the first note of a bar cannot start before the bar).
+
+        New notes play at the clip's mean velocity and take its instruments (programs); the
+        result is whole bars long, notes cut at its end. An empty continuation at temperature
+        > 0 is drawn again (``GUARD_TRIES`` times; ``engine.warnings`` says when it stays
+        empty)::
+
+            >>> Engine.load("notes_poly").continue_(waltz, bars=4, seed=1).bars   # in 3/4
+            8.0
+        """
         if not self.offers("continue"):
-            raise EngineError(f"{self.name} cannot continue a clip (continue needs a 2-bar "
-                              f"melody or drums model such as mel_2bar or drums_2bar)")
+            raise EngineError(f"{self.name} cannot continue a clip (continue needs a melody, "
+                              f"drums, trio or note-event model with an encoder, such as "
+                              f"mel_2bar, drums_2bar, mel_16bar, trio_16bar or notes_poly)")
         if isinstance(bars, bool) or int(bars) != bars or not 1 <= int(bars) <= 64:
             raise EngineError(f"bars must be a whole number in 1..64, got {bars}")
         if not np.isfinite(temperature) or temperature < 0:
             raise EngineError(f"temperature must be a number >= 0, got {temperature}")
-        bars, spb, window = int(bars), self.steps_per_bar, self.total_steps
-        clip_bars = self._whole_bars(clip)
-        music = self.tokens(clip, clip_bars * spb)
-        if not music.any():
-            raise EngineError(f"nothing to continue: no notes {self.name} can read in the clip")
-        primer = min(len(music), window - spb)
+        if not isinstance(clip, Clip):
+            raise EngineError(f"expected a Clip, got {type(clip).__name__}")
+        bars = int(bars)
+        continued = self._continue_events if self.kind == "note_events" else self._continue_grid
         rng = make_rng(seed)
         self.warnings = []
+        start, per_bar, write = continued(clip)
         for attempt in range(GUARD_TRIES + 1):
-            tokens = music
-            while len(tokens) < len(music) + bars * spb:
-                recent = tokens[-window:] if len(tokens) >= window else np.resize(tokens, window)
-                z = self.run_encoder(self.codec.to_input(recent)[None].astype(np.float32),
-                                     np.array([window], np.int64))
-                tokens = np.concatenate([tokens, self._primed(z, tokens[-primer:], window - primer,
-                                                              temperature, rng)])
-            new = tokens[len(music):len(music) + bars * spb]
-            added = self.codec.decode(new)
+            added = write(bars, temperature, rng)
             if added.notes or temperature <= 0 or attempt == GUARD_TRIES:
                 break
         if not added.notes:
             self.warnings.append(f"clip 1: the {bars} new bar(s) have no notes")
-        start = clip_bars * 4.0
-        notes = list(clip.notes) + [replace(n, start=n.start + start, end=n.end + start,
-                                            program=_program(clip, n)) for n in added.notes]
-        return clip.copy(notes=notes, length=start + bars * 4.0)
+        length = start + bars * per_bar
+        level = mean_velocity(clip)
+        part = trio_part if self.codec.name == "trio" else None
+        notes = list(clip.notes) + [
+            replace(n, start=n.start + start, end=min(n.end + start, length),
+                    velocity=level or n.velocity, program=_program(clip, n, part))
+            for n in added.notes]
+        return clip.copy(notes=notes, length=length)
 
-    def _primed(self, z, primer: np.ndarray, steps: int, temperature: float, rng) -> np.ndarray:
-        """``steps`` tokens after the decoder was fed ``primer`` as its own first tokens."""
-        state = self.bundle.run("decoder_init", z)
-        prev = np.zeros((1, sum(self.output_depths)), np.float32)
+    def _continue_grid(self, clip: Clip):
+        """Flat and hierarchical models: (clip end, beats per bar, bars -> new bars as a clip)."""
+        spb = self.steps_per_bar
+        clip_bars = self._whole_bars(clip)
+        music = self.tokens(clip, clip_bars * spb)
+        if self.silent_parts:   # a part the model never heard play is read as silence
+            music = music.copy()
+            music[:, sorted(self.silent_parts)] = 0
+        if not music.any():
+            raise EngineError(f"nothing to continue: no notes {self.name} can read in the clip")
+
+        def write(bars: int, temperature: float, rng) -> Clip:
+            tokens = music
+            for _ in range(bars):
+                tokens = np.concatenate([tokens, self._next_bar(tokens, temperature, rng)])
+            return self.codec.decode(tokens[len(music):])
+
+        return clip_bars * 4.0, 4.0, write
+
+    def _next_bar(self, tokens: np.ndarray, temperature: float, rng) -> np.ndarray:
+        """One bar of tokens after ``tokens`` (one round of :meth:`continue_`, grid models)."""
+        window, spb = self.total_steps, self.steps_per_bar
+        recent = tokens[-window:] if len(tokens) >= window else \
+            np.resize(tokens, (window,) + tokens.shape[1:])
+        z = self.run_encoder(self.codec.to_input(recent)[None].astype(np.float32),
+                             np.array([window], np.int64))
+        primer = tokens[-min(len(tokens), window - spb):]
+        if self.kind == "flat":
+            prev, state = self._force(z, primer)
+            return self._step_loop(z, spb, temperature, rng, prev=prev, state=state)[0][0]
+        # Hierarchical: the primer's bars take the conductor's first bars, the new bar the next.
+        # The bar decoder restarts from each bar's embedding, so teacher-forcing it through the
+        # primer's bars leaves one trace only: their last token, carried over the bar line
+        # (fed as the new bar's first input, as decoding does); the same result, 16x cheaper.
+        state = self.bundle.run("conductor_init", z)
+        for _ in range(len(primer) // spb + 1):
+            embedding, *state = self.bundle.run("conductor_step", *state)
+        carry = bool(self.decoding.get("carry_prev_across_bars", True))
+        prev = self._feedback(primer[-1:]) if carry else None
+        return self._step_loop(embedding, spb, temperature, rng, prev)[0][0]
+
+    def _force(self, cond: np.ndarray, primer: np.ndarray, prev: np.ndarray | None = None):
+        """Teacher forcing: the decoder, started from ``decoder_init(cond)``, fed ``primer`` as
+        its own tokens -> (the next step's input, the state)."""
+        state = self.bundle.run("decoder_init", cond)
+        if prev is None:
+            prev = np.zeros((1, sum(self.output_depths)), np.float32)
         for token in primer:
-            _, *state = self.bundle.run("decoder_step", prev, z, *state)
+            _, *state = self.bundle.run("decoder_step", prev, cond, *state)
             prev = self._feedback(np.array([token]))
-        return self._step_loop(z, steps, temperature, rng, prev=prev, state=state)[0][0]
+        return prev, state
+
+    def _continue_events(self, clip: Clip):
+        """Note-event models, in the clip's meter: (clip end on its bar line, beats per bar,
+        bars -> new bars as a clip from beat 0)."""
+        per_bar, end = _bar_grid(clip)
+        heard = self.prepare(clip, end)
+        if not heard.notes:
+            raise EngineError(f"nothing to continue: no notes {self.name} can read in the clip")
+
+        def write(bars: int, temperature: float, rng) -> Clip:
+            music = heard
+            for k in range(bars):   # bar by bar: each bar ends its notes at its bar line
+                start, stop = end + k * per_bar, end + (k + 1) * per_bar
+                new = self._next_notes(music, start, stop, temperature, rng)
+                music = music.copy(notes=music.notes + new, length=stop).slice(0.0, stop)
+            return music.slice(end, end + bars * per_bar)
+
+        return end, per_bar, write
+
+    def _next_notes(self, music: Clip, start: float, stop: float, temperature: float,
+                    rng) -> list[Note]:
+        """The notes of the bar ``start .. stop`` (beats) after ``music`` (one round of
+        :meth:`continue_`, note-event models), with their full durations."""
+        codec, run = self.codec, self.bundle.run
+        tpq = codec.ticks_per_quarter
+        tokens = codec.encode(music)       # music: prepared notes (the clip's and new ones)
+        z = self.run_encoder(tokens[None, -self.notes:], np.array([min(len(tokens), self.notes)],
+                                                                  np.int64))
+        state = run("decoder_init", z)
+        prev = np.asarray(self.decoding["start_note"], np.int64)[None]
+        for dt, t, p in tokens[-min(len(tokens), self.notes * 3 // 4):]:   # teacher forcing
+            _, *state = run("decoder_step_dt", prev, z, *state)
+            _, *state = run("decoder_step_t", np.array([dt]), *state)
+            _, *state = run("decoder_step_p", np.array([dt]), np.array([t]), *state)
+            prev = np.array([[dt, t, p]], np.int64)
+        onset = max(to_steps(n.start, tpq) for n in music.notes)
+        first, last = to_steps(start, tpq), to_steps(stop, tpq)
+        notes = []
+        for _ in range(self.notes):                # at most this many notes in one bar
+            logits, *state = run("decoder_step_dt", prev, z, *state)
+            if onset < first:  # the bar's first note: not before the bar line (the music so
+                # far is fixed); a rest longer than the longest dT reads as the longest dT
+                reach = codec.dt_values >= min(first - onset, codec.dt_values[-1])
+                logits = np.where(reach, logits, -np.inf)
+            dt = sample_categorical(logits, temperature, rng)
+            logits, *state = run("decoder_step_t", dt, *state)
+            t = sample_categorical(logits, temperature, rng)
+            logits, *state = run("decoder_step_p", dt, t, *state)
+            p = sample_categorical(logits, temperature, rng)
+            onset = max(onset + int(codec.dt_values[dt[0]]), first)
+            if onset >= last:
+                break
+            notes.append(Note(int(p[0]) + codec.min_pitch, onset / tpq,
+                              (onset + int(codec.duration_values[t[0]])) / tpq, codec.velocity))
+            prev = np.stack([dt, t, p], axis=-1)
+        return notes
 
     def _need_groove(self, transform: str, tool: str, model: str) -> None:
         if not self.offers(tool):
@@ -620,34 +758,22 @@ class _StepBinding:
         return self.logits
 
 
-def _program(clip: Clip, note: Note) -> int:
-    """The program of the clip's first pitched note (a continuation plays the same instrument)."""
+def _program(clip: Clip, note: Note, part=None) -> int:
+    """The program of the clip's first pitched note (of the same part, where ``part`` names a
+    note's part: the trio's melody and bass): a continuation plays the same instruments."""
     if note.is_drum:
         return note.program
-    return next((n.program for n in clip.notes if not n.is_drum), note.program)
+    return next((n.program for n in clip.notes if not n.is_drum
+                 and (part is None or part(n) == part(note))), note.program)
 
 
-def _into_range(note: Note, low: int, high: int) -> Note:
-    """Move a note by octaves until it lies in low..high (the model's pitch range)."""
-    pitch = note.pitch
-    while pitch < low and pitch + 12 <= 127:
-        pitch += 12
-    while pitch > high and pitch - 12 >= 0:
-        pitch -= 12
-    return note if pitch == note.pitch else replace(note, pitch=pitch)
-
-
-def _highest_voice(notes: list[Note]) -> list[Note]:
-    """Monophonic line from possibly overlapping notes: at each onset the highest note wins and
-    cuts the note sounding before it (the 'skyline' reduction)."""
-    by_start: dict[float, Note] = {}
-    for n in notes:
-        if n.start not in by_start or n.pitch > by_start[n.start].pitch:
-            by_start[n.start] = n
-    line = sorted(by_start.values(), key=lambda n: n.start)
-    out = []
-    for i, n in enumerate(line):
-        end = n.end if i + 1 == len(line) else min(n.end, line[i + 1].start)
-        if end > n.start:
-            out.append(replace(n, end=end))
-    return out
+def _bar_grid(clip: Clip) -> tuple[float, float]:
+    """(beats per bar, the clip's end on a bar line) in the meter in force at its end (a meter
+    change at the very end included; bars counted from that change); at least one bar."""
+    origin, meter = 0.0, clip.time_signature
+    for beat, num, den in clip.meter_changes:
+        if beat <= clip.length + 1e-9:
+            origin, meter = beat, (num, den)
+    per_bar = meter[0] * 4.0 / meter[1]
+    end = origin + int(np.ceil((clip.length - origin) / per_bar - 1e-9)) * per_bar
+    return per_bar, max(end, per_bar)

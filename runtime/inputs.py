@@ -11,8 +11,8 @@
 MIDI file's track 1 often holds only the tempo). Without them every note is read, and ``said``
 lists the parts when there are several, so the user learns that ``--track N`` picks one (a
 melody model hears only the highest voice of everything it is given). Scores (``.xml``,
-``.mxl``, ``.musicxml``, ``.abc``, ``.krn``) are read by :mod:`training.corpus` through music21,
-which the ``train`` extra installs; without it the error says so. Every problem is an
+``.mxl``, ``.musicxml``, ``.abc``, ``.krn``) are read by :mod:`runtime.scores` through music21,
+which the ``scores`` extra installs (the ``train`` extra too); without it the error says so. Every problem is an
 :class:`InputError` with one line naming the file.
 """
 
@@ -73,17 +73,13 @@ def _listing(parts) -> str:
 
 
 def _read_score(path: Path, track, channel) -> tuple[Clip, str | None]:
-    try:
-        from training.corpus import CorpusError, load_file   # music21 (the train extra), no torch
-    except ImportError:
-        raise InputError(f"{path}: reading scores needs latentbridge's training package and "
-                         f"music21: pip install 'latentbridge[train]'") from None
+    from .scores import ScoreError, load_file   # music21: the scores extra
 
     if channel is not None:
         raise InputError(f"{path}: --channel is for MIDI files; pick a score's part with --track N")
     try:
         clip = load_file(path)
-    except CorpusError as exc:
+    except ScoreError as exc:
         raise InputError(str(exc)) from None
     counts: dict[int, int] = {}
     for n in clip.notes:

@@ -44,13 +44,13 @@ import argparse
 import math
 import random
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from .cli import USAGE, Parser, fail
-from .dynamics import carry_between, carry_velocities, mean_velocity
+from .defaults import default
+from .dynamics import carry_between, carry_velocities
 from .inputs import InputError, read_clip
 from .midi_io import MidiError, write_midi
 from .music import Clip
@@ -77,8 +77,9 @@ GENERATORS = {
              ["bass.mid -n 5 --amount 0.2 --seed 1", "chorale.mxl --track 1 --wav"]),
     "continue": ("extend a clip by --bars bars (default 2)",
                  "The file, kept as it is, followed by --bars new bars in its style "
-                 "(melody or drums model).",
-                 ["tune.mid --bars 4", "beat.mid --model drums_2bar --wav"]),
+                 "(melody, drums or trio model, 2 or 16 bars; notes_poly in the file's meter).",
+                 ["tune.mid --bars 4", "beat.mid --model drums_2bar --wav",
+                  "waltz.mid --bars 8 --model notes_poly"]),
     "groove": ("humanize drums: velocities and timing",
                "The drum hits of a file played with velocities and microtiming (a groove model "
                "with the humanize input; default groove_2bar).",
@@ -116,26 +117,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("sample")
     p.add_argument("-n", "--num", type=int, default=1, help="number of files")
-    common(p)
+    common(p, "sample")
     p = command("interpolate")
     p.add_argument("start", nargs="?", help="first file (neither: two samples from the prior)")
     p.add_argument("end", nargs="?", help="second file")
-    p.add_argument("--steps", type=int, default=5, help="clips on the path, ends included")
+    p.add_argument("--steps", type=int, default=default("interpolate", "steps"),
+                   help="clips on the path, ends included")
     p.add_argument("--join", action="store_true", help="write the whole path one after another into one file")
-    common(p)
+    common(p, "interpolate")
     p = command("reconstruct")
     p.add_argument("input", nargs="?", help=INPUT_HELP)
-    common(p)
+    common(p, "reconstruct")
     p = command("vary")
     p.add_argument("input", nargs="?", help=INPUT_HELP)
     p.add_argument("-n", "--num", type=int, default=3, help="number of variations")
-    p.add_argument("--amount", type=float, default=0.3,
+    p.add_argument("--amount", type=float, default=default("vary", "amount"),
                    help="0 = the clip itself, 1 = unrelated samples")
-    common(p)
+    common(p, "vary")
     for name in ("continue", "groove", "drumify"):
         p = command(name)
         p.add_argument("input", nargs="?", help=INPUT_HELP)
-        common(p)
+        common(p, name)
 
     p = sub.add_parser("show", help="hear and see any MIDI file or score (WAV + piano-roll PNG)",
                        description="Render any MIDI file (or score) to a WAV file and a piano-roll "
@@ -161,18 +163,25 @@ def part_options(p) -> None:
                    help="read only MIDI channel N, 1..16 (10 = drums) (default: all)")
 
 
-def common(p) -> None:
-    """The options every generating command takes."""
+def common(p, name: str) -> None:
+    """The options every generating command takes (``name``'s defaults: runtime.defaults)."""
     p.add_argument("--model", default=None,
-                   help="shipped model name or bundle folder (default: mel_2bar, embedded)")
-    p.add_argument("--temperature", type=float, default=None,
-                   help="sampling temperature, 0 = argmax (default 1.0 for sample, 0.5 otherwise)")
+                   help="shipped model name or bundle folder (default: "
+                        f"{DEFAULT_MODELS.get(name, 'mel_2bar, embedded')})")
+    p.add_argument("--temperature", type=float, default=default(name, "temperature"),
+                   help="sampling temperature, 0 = argmax, 1 = the model's own distribution")
     p.add_argument("--seed", type=int, default=None,
                    help="random seed for repeatable output (default: a fresh one, written into "
                         "each file's track name)")
-    p.add_argument("--bars", type=int, default=None,
-                   help="bars per output file; more than the model's length concatenates "
-                        "generations (default: the model's length)")
+    if name == "continue":
+        p.add_argument("--bars", type=int, default=default("continue", "bars"),
+                       help="bars added after the input")
+    else:
+        p.add_argument("--bars", type=int, default=None,
+                       help="bars per output file; more than the model's length concatenates "
+                            "generations (default: " + ("the input's length in whole bars)"
+                                                        if name in ("groove", "drumify")
+                                                        else "the model's length)"))
     p.add_argument("--tempo", type=float, default=None,
                    help="tempo of the written files in BPM (default: the input's, else 120)")
     part_options(p)
@@ -195,7 +204,7 @@ def _check_args(args) -> None:
         if args.out and Path(args.out).suffix.lower() in (".png", ".wav", ".mid"):
             raise UsageError("show writes NAME.wav and NAME.png: -o takes a folder")
         return
-    if args.temperature is not None and not (args.temperature >= 0 and math.isfinite(args.temperature)):
+    if not (args.temperature >= 0 and math.isfinite(args.temperature)):
         raise UsageError(f"--temperature must be a number >= 0, got {args.temperature}")
     if args.bars is not None and args.bars < 1:
         raise UsageError(f"--bars must be at least 1, got {args.bars}")
@@ -228,7 +237,8 @@ def _inputs(args, engine, paths: list, chunks: int) -> list[Clip]:
     if paths[0] is not None:
         return [_read(path, args) for path in paths]
     seed = None if args.seed is None else args.seed + 104729
-    clips = engine.sample(n=len(paths) * chunks, temperature=1.0, seed=seed)
+    clips = engine.sample(n=len(paths) * chunks, temperature=default("sample", "temperature"),
+                          seed=seed)
     print(f"no input file: starting from {len(paths)} sample(s) of {engine.name} from the prior",
           file=sys.stderr)
     return [Clip.concat(clips[i * chunks:(i + 1) * chunks]) for i in range(len(paths))]
@@ -298,8 +308,7 @@ def render(args) -> list[tuple[str, Clip]]:
         return _render_tool(args, engine)
     chunks = max(1, math.ceil((args.bars or engine.bars) / engine.bars))
     total_beats = (args.bars or engine.bars) * engine.length_beats / engine.bars
-    temperature = args.temperature if args.temperature is not None else (
-        1.0 if args.command == "sample" else 0.5)
+    temperature = args.temperature
     stem = f"{engine.name}_{args.command}"
     results = []
 
@@ -342,8 +351,8 @@ def render(args) -> list[tuple[str, Clip]]:
         clip, = _inputs(args, engine, [args.input], chunks)
         sources = heard(clip, args.input)
         args.input_tempo = clip.tempo
-        z = engine.encode(_pieces(clip, engine, chunks))
-        pieces = engine.decode(z, temperature=temperature, seed=args.seed)
+        pieces = engine.reconstruct(_pieces(clip, engine, chunks), temperature=temperature,
+                                    seed=args.seed)
         for line in engine.warnings:  # clip k = the k-th piece of engine.bars bars
             k = int(line.split(":")[0].split()[-1])
             print(f"warning: {engine.name} reconstruction of bars {(k - 1) * engine.bars + 1}-"
@@ -370,15 +379,10 @@ def render(args) -> list[tuple[str, Clip]]:
 def _render_tool(args, engine) -> list[tuple[str, Clip]]:
     """continue, groove, drumify: one input clip (or a prior sample), one result."""
     clip, = _inputs(args, engine, [args.input], 1)
-    temperature = 0.5 if args.temperature is None else args.temperature
+    temperature = args.temperature
     if args.command == "continue":
-        out = engine.continue_(clip, bars=args.bars or 2, temperature=temperature, seed=args.seed)
-        # the new bars play at the input's mean velocity (the melody and drum codecs have none)
-        start = out.length - (args.bars or 2) * 4.0
-        level = mean_velocity(clip)
-        if level is not None:
-            out = out.copy(notes=[replace(n, velocity=level) if n.start >= start else n
-                                  for n in out.notes])
+        # the new bars play at the input's mean velocity (Engine.continue_ carries it)
+        out = engine.continue_(clip, bars=args.bars, temperature=temperature, seed=args.seed)
     elif args.command == "groove":
         out = engine.groove(clip, temperature=temperature, seed=args.seed)
     else:

@@ -316,6 +316,22 @@ def copy_the_input(codec, windows: np.ndarray, velocity: float) -> np.ndarray:
     return codec.from_output(x)
 
 
+def most_frequent_groove(codec, train: np.ndarray) -> np.ndarray:
+    """The "most frequent" baseline of a groove: one 2-bar pattern from the train split, a hit
+    at every (step, drum class) played in more than half of the training windows, with the
+    mean velocity and timing offset that cell has where it is played."""
+    train = np.asarray(train)
+    c = codec.num_classes
+    played = train[..., :c] > 0
+    pattern = np.zeros(train.shape[1:], train.dtype)
+    pattern[..., :c] = played.mean(0) > 0.5
+    count = np.maximum(played.sum(0), 1)
+    for k in (1, 2):                       # velocities, then offsets, where the cell is played
+        mean = (train[..., k * c:(k + 1) * c] * played).sum(0) / count
+        pattern[..., k * c:(k + 1) * c] = np.where(pattern[..., :c] > 0, mean, 0)
+    return pattern
+
+
 def mean_hit_velocity(codec, windows: np.ndarray) -> float:
     """Mean MIDI velocity of the played hits (the flat velocity of the copy baseline)."""
     c = codec.num_classes
@@ -326,13 +342,14 @@ def mean_hit_velocity(codec, windows: np.ndarray) -> float:
 def groove_benchmark(codec, windows: np.ndarray, encode: Callable[[np.ndarray], np.ndarray],
                      decode: Callable[..., np.ndarray], train: np.ndarray | None = None,
                      batch_size: int = 64, progress: bool = False) -> dict:
-    """Score a groove model on ``windows`` (the played takes) beside "copy the input".
+    """Score a groove model on ``windows`` (the played takes) beside "copy the input" and, given
+    the ``train`` split, its most frequent pattern.
 
     ``encode``: windows -> mu (through the codec's input transform); ``decode(mu, hits=None)``:
     tokens at temperature 0, the given hits kept when ``hits`` is not None. Rows: ``model``
     (hits decoded freely), for a humanize model also ``model, hits kept`` (what Groove plays:
-    the player's hits, the model's velocities and timing), and ``copy the input`` at the train
-    split's mean hit velocity."""
+    the player's hits, the model's velocities and timing), ``copy the input`` at the train
+    split's mean hit velocity and ``most-frequent`` (:func:`most_frequent_groove`)."""
     from tqdm import tqdm
 
     c = codec.num_classes
@@ -350,6 +367,9 @@ def groove_benchmark(codec, windows: np.ndarray, encode: Callable[[np.ndarray], 
     if keep:
         rows["model, hits kept"] = groove_scores(codec, np.concatenate(kept), windows)
     rows["copy the input"] = groove_scores(codec, copy_the_input(codec, windows, velocity), windows)
+    if train is not None and len(train):
+        pattern = most_frequent_groove(codec, train)
+        rows["most-frequent"] = groove_scores(codec, np.broadcast_to(pattern, windows.shape), windows)
     return {"windows": int(len(windows)), "rows": rows, "input_transform": codec.input_transform,
             "copy_velocity": round(velocity, 2)}
 

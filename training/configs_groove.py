@@ -1,4 +1,4 @@
-"""Named GrooVAE configs (imported by training.configs): Magenta's, and the small ones we ship.
+"""Named GrooVAE configs, Magenta's and the small ones we ship (``training.registry.register``).
 
     >>> from training.configs import get_config
     >>> cfg = get_config("lb-groovae_2bar_humanize")
@@ -14,8 +14,8 @@ flat-velocity drums in) or ``tap`` (Drumify: one tapped rhythm line in). Magenta
 
 from __future__ import annotations
 
-from .configs import Config, DataConfig, TrainConfig, _add
 from .models.groovae import GrooVAEConfig
+from .registry import Config, DataConfig, TrainConfig, register
 
 
 def groove(transform: str) -> dict:
@@ -29,17 +29,17 @@ def _magenta(steps: int) -> GrooVAEConfig:
                          dec_rnn_size=[256, 256], free_bits=48, max_beta=0.2, dropout=0.7)
 
 
-_add(Config("groovae_2bar_humanize", _magenta(32), codec=groove("humanize"),
-            data=DataConfig("data/groove_2bar"), train=TrainConfig(batch_size=512),
-            description="Magenta groovae_2bar_humanize: quantized flat-velocity drums in, "
-                        "velocities and microtiming out"))
-_add(Config("groovae_2bar_tap_fixed_velocity", _magenta(32), codec=groove("tap"),
-            data=DataConfig("data/groove_2bar"), train=TrainConfig(batch_size=512),
-            description="Magenta groovae_2bar_tap_fixed_velocity: one tapped rhythm in, a drum "
-                        "groove out"))
-_add(Config("groovae_4bar", _magenta(64), codec=groove("full"),
-            data=DataConfig("data/groove_4bar"), train=TrainConfig(batch_size=512),
-            description="Magenta groovae_4bar: 4-bar groove autoencoder (the performance in)"))
+register(Config("groovae_2bar_humanize", _magenta(32), codec=groove("humanize"),
+                data=DataConfig("data/groove_2bar"), train=TrainConfig(batch_size=512),
+                description="Magenta groovae_2bar_humanize: quantized flat-velocity drums in, "
+                            "velocities and microtiming out"))
+register(Config("groovae_2bar_tap_fixed_velocity", _magenta(32), codec=groove("tap"),
+                data=DataConfig("data/groove_2bar"), train=TrainConfig(batch_size=512),
+                description="Magenta groovae_2bar_tap_fixed_velocity: one tapped rhythm in, a drum "
+                            "groove out"))
+register(Config("groovae_4bar", _magenta(64), codec=groove("full"),
+                data=DataConfig("data/groove_4bar"), train=TrainConfig(batch_size=512),
+                description="Magenta groovae_4bar: 4-bar groove autoencoder (the performance in)"))
 
 # latentbridge's shipped groove models: 1x256 encoder, 2x256 decoder, z 128 (~7 MB), the 2-bar
 # recipe of lb-mel_2bar / lb-drums_2bar (lr 3e-3 decayed by 0.9998, 48 free bits, beta 0.2
@@ -55,9 +55,9 @@ def _lb() -> GrooVAEConfig:
                          mse_on_hits_only=True)
 
 
-_add(Config("lb-groovae_2bar_humanize", _lb(), codec=groove("humanize"),
-            data=DataConfig("data/groove_2bar"), train=TrainConfig(**_LB),
-            description="small 2-bar GrooVAE (humanize: Groove) for CPU training"))
-_add(Config("lb-groovae_2bar_tap", _lb(), codec=groove("tap"),
-            data=DataConfig("data/groove_2bar"), train=TrainConfig(**_LB),
-            description="small 2-bar GrooVAE (tap: Drumify) for CPU training"))
+register(Config("lb-groovae_2bar_humanize", _lb(), codec=groove("humanize"),
+                data=DataConfig("data/groove_2bar"), train=TrainConfig(**_LB),
+                description="small 2-bar GrooVAE (humanize: Groove) for CPU training"))
+register(Config("lb-groovae_2bar_tap", _lb(), codec=groove("tap"),
+                data=DataConfig("data/groove_2bar"), train=TrainConfig(**_LB),
+                description="small 2-bar GrooVAE (tap: Drumify) for CPU training"))

@@ -16,17 +16,17 @@ the number of valid steps (all windows of a dataset have the same length). A cod
 continuous outputs (groove) adds ``targets``, its ``to_output`` of the tokens (float32).
 
 Transposition augmentation happens here, at load time, only for codecs with pitched parts
-(melody; trio's melody and bass; the pitch field of note events) and only when the shards were not transposed by ``prepare``
-already (manifest ``augment.transpose``). Each example gets a shift drawn from [low, high]; a
-shift that would push a note out of the codec's range is replaced by no shift.
+(``codec.pitched_parts``: melody; trio's melody and bass; the pitch field of note events) and
+only when the shards were not transposed by ``prepare`` already (manifest
+``augment.transpose``). Each example gets a shift drawn from [low, high], applied by the codec
+(:meth:`~runtime.codecs.base.Codec.transpose`); a shift that would push a note out of the
+codec's range is replaced by no shift.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-
-from runtime.codecs.melody import FIRST_PITCH_CLASS  # 0 = no event, 1 = note-off, then pitches
 
 from .shards import DatasetError, load_split, read_manifest  # noqa: F401  (DatasetError re-exported)
 
@@ -50,7 +50,6 @@ class WindowDataset:
         already = self.manifest.get("augment", {}) or {}
         already = already.get("transpose") if isinstance(already, dict) else already
         self.transpose = (0, 0) if already else (int(transpose[0]), int(transpose[1]))
-        self.pitched_parts = _pitched_parts(self.codec)
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -63,9 +62,10 @@ class WindowDataset:
         """The examples at ``indices``, transposed at random when ``rng`` is given."""
         tokens = self.tokens[np.asarray(indices, dtype=np.int64)].copy()
         low, high = self.transpose
-        if rng is not None and (low, high) != (0, 0) and self.pitched_parts:
+        if rng is not None and (low, high) != (0, 0) and self.codec.pitched_parts:
             shifts = rng.integers(low, high + 1, size=len(tokens))
-            tokens = transpose_tokens(tokens, shifts, self.pitched_parts)
+            moved, fits = self.codec.transpose(tokens, shifts)
+            tokens = np.where(fits.reshape((-1,) + (1,) * (tokens.ndim - 1)), moved, tokens)
         return self.batch_of(tokens)
 
     def batch_of(self, tokens: np.ndarray) -> dict[str, torch.Tensor]:
@@ -80,36 +80,3 @@ class WindowDataset:
             batch["targets"] = torch.from_numpy(self.codec.to_output(tokens))
         return batch
 
-
-def _pitched_parts(codec) -> list[tuple]:
-    """(column or None for 1-D tokens, number of classes[, first pitch class]) for each part
-    whose classes are semitones from some first class on (2 in melodies: 0 = no event, 1 =
-    note-off; 0 in the note-event pitch field)."""
-    if codec.name == "melody":
-        return [(None, codec.output_depth)]
-    if codec.name == "trio":
-        return [(0, codec.output_depths[0]), (1, codec.output_depths[1])]
-    if codec.name == "note_events":
-        return [(2, codec.field_sizes[2], 0)]
-    return []
-
-
-def transpose_tokens(tokens: np.ndarray, shifts: np.ndarray, parts) -> np.ndarray:
-    """Shift the pitch classes of every example by its semitone shift (0 where out of range).
-    ``parts``: (column or None, classes[, first pitch class = FIRST_PITCH_CLASS]) per part."""
-    shifts = np.asarray(shifts, dtype=np.int64).copy()
-    parts = [(part[0], part[1], part[2] if len(part) > 2 else FIRST_PITCH_CLASS) for part in parts]
-    views = [tokens if column is None else tokens[..., column] for column, _, _ in parts]
-    for view, (_, classes, first) in zip(views, parts):
-        pitched = view >= first
-        axes = tuple(range(1, view.ndim))
-        lowest = np.where(pitched, view, classes).min(axis=axes)
-        highest = np.where(pitched, view, -1).max(axis=axes)
-        fits = (lowest + shifts >= first) & (highest + shifts <= classes - 1)
-        shifts = np.where(fits | (highest < 0), shifts, 0)
-    out = tokens.copy()
-    for column, _, first in parts:
-        view = out if column is None else out[..., column]
-        shift = shifts.reshape((-1,) + (1,) * (view.ndim - 1))
-        view[...] = np.where(view >= first, view + shift, view)
-    return out

@@ -14,7 +14,7 @@ is the old name of the flag):
 - mutual information I(x;z) with He et al. (2019)'s minibatch estimator (bounded by log batch);
 - active units: latent dims whose posterior mean has variance > 0.01 over the data;
 - interpolation: Hamming distance of the decodings along a slerp path between two data points to
-  each end point (seed 000, Fig. 2), and its smoothness (mean |second difference|, 0 = linear);
+  each end point (Wang et al. 2019, Fig. 2), and its smoothness (mean |second difference|, 0 = linear);
 - mgeval-style statistics (Yang & Lerch 2018) of prior samples against the data: pitch-class
   histogram, pitch range, note-length histogram, inter-onset interval, pitch count; intra-set and
   inter-set distances, KL and overlap area of the distance distributions.

@@ -117,7 +117,7 @@ def _dyn(names, tensors) -> dict[str, dict[int, str]]:
 
 
 def model_kind(model: nn.Module) -> str:
-    """'note_events' (seed 000), 'groove' (GrooVAE), 'hierarchical' (has a conductor) or 'flat'."""
+    """'note_events' (Wang et al. 2019), 'groove' (GrooVAE), 'hierarchical' (has a conductor) or 'flat'."""
     if hasattr(model, "decoder_step_dt"):
         return "note_events"
     if getattr(model, "groove", False):
@@ -130,7 +130,7 @@ def model_kind(model: nn.Module) -> str:
 
 @torch.no_grad()
 def build_graphs(model: nn.Module, kind: str, example_inputs: torch.Tensor,
-                 lengths: torch.Tensor, z_size: int) -> list[Graph]:
+                 lengths: torch.Tensor) -> list[Graph]:
     """The graphs of ``kind`` with real example inputs ``example_inputs[EXAMPLE_BATCH, ...]``."""
     B = example_inputs.shape[0]
     mu, _ = model.encode(example_inputs, lengths)
@@ -405,7 +405,7 @@ def rollout_near_ties(model: nn.Module, kind: str, z: torch.Tensor, got: np.ndar
 
 
 def _step_parity(model, kind, graphs: dict[str, Graph], folder: Path, z: torch.Tensor,
-                 codec: Codec, steps: int) -> float:
+                 steps: int) -> float:
     """ONNX vs PyTorch at every step of a greedy rollout, fed the same (PyTorch) inputs."""
     worst = 0.0
     with torch.no_grad():
@@ -475,7 +475,7 @@ def _token_inputs(kind: str, codec: Codec, tokens: np.ndarray) -> tuple[torch.Te
 def export_bundle(model: nn.Module, out_dir, *, name: str, codec: Codec, valid_tokens: np.ndarray,
                   bars: int | None = None, steps_per_bar: int = 16, kind: str | None = None,
                   data: dict | None = None, training: dict | None = None,
-                  evaluation: dict | None = None, model_config: Any = None, notes: int = 0,
+                  evaluation: dict | None = None, notes: int = 0,
                   eval_windows: int = 256, progress: bool = False) -> Path:
     """Write a verified bundle for ``model`` to ``out_dir`` (atomically) and return its path.
 
@@ -509,7 +509,7 @@ def export_bundle(model: nn.Module, out_dir, *, name: str, codec: Codec, valid_t
     try:
         import onnx
 
-        graphs = build_graphs(model, kind, x, lengths, z_size)
+        graphs = build_graphs(model, kind, x, lengths)
         by_key = {g.key: g for g in graphs}
         specs, parity = {}, {}
         for g in _progress(graphs, progress, "export"):
@@ -536,7 +536,7 @@ def export_bundle(model: nn.Module, out_dir, *, name: str, codec: Codec, valid_t
         # every decoder step of a rollout (for hierarchical models: the first bar)
         parity_steps = notes if kind == "note_events" else (
             steps_per_bar if kind == "hierarchical" else rollout_steps)
-        parity["decoder_rollout_steps"] = _step_parity(model, kind, by_key, tmp, z, codec, parity_steps)
+        parity["decoder_rollout_steps"] = _step_parity(model, kind, by_key, tmp, z, parity_steps)
         noise = judge_parity(parity, by_key)
 
         decoding = {}
@@ -544,9 +544,11 @@ def export_bundle(model: nn.Module, out_dir, *, name: str, codec: Codec, valid_t
             decoding = {"notes": int(notes), "start_note": model.start_note(1)[0].tolist()}
         elif kind == "groove":
             # outputs: hit logits | velocities | offsets; hits drawn outside the graph
-            # (Bernoulli at temperature, 0 = logit > 0); prev = hits, velocities and offsets
-            # of the chosen hits (zero elsewhere)
-            decoding = {"feedback": "hits_velocities_offsets", "classes": int(model.classes)}
+            # (Bernoulli at temperature, 0 = logit > 0); prev = the chosen hits with the
+            # velocities and offsets of those hits (feedback_mask "hits", zero elsewhere) or of
+            # every drum ("none": Magenta's decoder, imported checkpoints)
+            decoding = {"feedback": "hits_velocities_offsets", "classes": int(model.classes),
+                        "feedback_mask": getattr(model.config, "feedback_mask", "hits")}
         elif kind == "hierarchical":
             decoding = {"feedback": "one_hot", "carry_prev_across_bars": True}
         else:

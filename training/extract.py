@@ -11,17 +11,23 @@ The steps, for one file (a :class:`~runtime.music.Clip` with every track)::
     >>> grooves = groove_windows(read_midi("beat.mid"), bars=2)   # int64 [n, 32, 27], as played
 
 1. quantise to 4 steps per quarter and keep only the 4/4 stretches (16 steps per bar);
-2. per instrument track, extract monophonic melodies as ``note_seq``'s
-   ``Melody.from_quantized_sequence`` does: notes sorted by onset, the highest pitch wins at a
-   shared onset, a later onset cuts the sounding note, and a melody ends at a silence of
-   ``gap_bars`` (1) bar; each melody starts on a bar line and is padded to whole bars. Drum
-   tracks are all drum-channel hits, split at the same one-bar gaps;
+2. per instrument track (only GM programs 0-31 when ``programs`` says so, as the 2-bar melody
+   configs), drop the notes outside the codec's pitch range, then extract monophonic melodies
+   as ``note_seq``'s ``Melody.from_quantized_sequence`` does: notes sorted by onset, the
+   highest pitch wins at a shared onset, a later onset cuts the sounding note, and a melody ends
+   at a silence of ``gap_bars`` (1) bar; each melody starts on a bar line, is padded to whole
+   bars and cut after ``max_bars`` (100) bars. Drum tracks are all drum-channel hits of the 9
+   classes, split at the same one-bar gaps and cut the same way;
 3. slide windows of ``bars`` bars with a stride of one bar (``range(window, len + 1, bar)``, as
-   MusicVAE's converters slice), drop windows without any onset and de-duplicate;
-4. trios: per bar window, a melody (programs 0-31), a bass (32-39) and a drum track that each
-   cover the whole window, every combination of such tracks (Magenta's ``TrioConverter``).
+   MusicVAE's converters slice); a melody window's note-off before its first note becomes "no
+   event" (note_seq's ``Melody`` does this to every slice); drop windows without any onset
+   and de-duplicate;
+4. trios as Magenta's ``TrioConverter``: each melody (programs 0-31), bass (32-39) and drum
+   instrument is one part padded to the whole piece; a bar counts as covered by an instrument
+   when it sounds within ``gap_bars`` (2) bars of it, and every bar window covered by a
+   melody, a bass and a drum instrument gives a window, for every such combination.
 
-Transposition augmentation works on the token arrays (:func:`transpose_windows`).
+Transposition augmentation is the codec's (``Codec.transpose``, applied by training.prepare).
 """
 
 from __future__ import annotations
@@ -39,6 +45,14 @@ from runtime.quantize import quantize, to_steps
 
 STEPS_PER_QUARTER = 4
 STEPS_PER_BAR = 16
+#: Magenta's melody and drum configs cut each extracted melody or drum track after 100 bars
+#: (``max_bars=100`` in configs.py), before slicing windows
+MAX_BARS = 100
+#: ``TrioConverter``'s own cap on the length of a piece, in bars (``max_bars=1024``)
+TRIO_MAX_BARS = 1024
+#: the melody and drum track gap, and the trio configs' ``gap_bars``
+GAP_BARS = 1
+TRIO_GAP_BARS = 2
 
 
 @dataclass
@@ -117,19 +131,34 @@ def extract_melodies(notes, gap_bars: float = 1, steps_per_bar: int = STEPS_PER_
 
 
 def _finish(events: list, steps_per_bar: int) -> None:
-    """note_seq's ending: drop the final note-off, pad to a whole bar, and (as Melody.set_length
-    does when it extends) end a note still sounding where the padding begins."""
+    """note_seq's ending: drop the final note-off and pad to a whole bar."""
     if events and events[-1] == -1:
         del events[-1]
+    _set_length(events, len(events) + (-len(events) % steps_per_bar))
+
+
+def _set_length(events: list, length: int) -> None:
+    """note_seq's ``Melody.set_length``: cut to ``length`` steps, or pad with no-events and end
+    a note still sounding where the padding begins."""
     old_length = len(events)
-    events += [-2] * (-old_length % steps_per_bar)
-    if len(events) > old_length:
+    del events[length:]
+    events += [-2] * (length - old_length)
+    if length > old_length:
         for event in reversed(events[:old_length]):
             if event == -1:
                 break
             if event >= 0:
                 events[old_length] = -1
                 break
+
+
+def truncate(sequence: Sequence, max_bars: int | None,
+             steps_per_bar: int = STEPS_PER_BAR) -> Sequence:
+    """The first ``max_bars`` bars of a melody or drum track (all of it when None), cut as
+    Magenta's ``max_steps_truncate`` cuts: a note sounding at the cut gets no note-off."""
+    if not max_bars or len(sequence.events) <= max_bars * steps_per_bar:
+        return sequence
+    return Sequence(sequence.start, sequence.events[:max_bars * steps_per_bar])
 
 
 def _add_note(events: list, pitch: int, start: int, end: int) -> None:
@@ -141,14 +170,31 @@ def _add_note(events: list, pitch: int, start: int, end: int) -> None:
     events[end] = -1
 
 
-def melody_tokens(sequence: Sequence, codec: MelodyCodec) -> np.ndarray | None:
-    """Melody events as codec classes, or None when a pitch is outside the codec's range."""
-    pitches = [e for e in sequence.events if e >= 0]
-    if pitches and not codec.min_pitch <= min(pitches) <= max(pitches) <= codec.max_pitch:
-        return None
+def notes_in_range(notes, codec: MelodyCodec, stats: dict | None = None) -> list:
+    """The notes inside the codec's pitch range (Magenta's melody converter drops the others
+    before it extracts melodies); the dropped ones are counted as ``notes_out_of_range``."""
+    kept = [n for n in notes if codec.min_pitch <= n.pitch <= codec.max_pitch]
+    _count(stats, "notes_out_of_range", len(notes) - len(kept))
+    return kept
+
+
+def melody_tokens(sequence: Sequence, codec: MelodyCodec) -> np.ndarray:
+    """Melody events as codec classes (their pitches are in range: :func:`notes_in_range`)."""
     return np.array([NO_EVENT if e == -2 else NOTE_OFF if e == -1
                      else FIRST_PITCH_CLASS + e - codec.min_pitch for e in sequence.events],
                     dtype=np.int64)
+
+
+def without_leading_note_off(window: np.ndarray) -> np.ndarray:
+    """The window with a note-off before its first note made "no event", as note_seq's
+    ``Melody`` cleans every slice (the note it ended began before the window)."""
+    pitched = np.flatnonzero(window >= FIRST_PITCH_CLASS)
+    head = window[:pitched[0] if len(pitched) else len(window)]
+    if not (head == NOTE_OFF).any():
+        return window
+    window = window.copy()
+    window[:len(head)] = NO_EVENT
+    return window
 
 
 # -- drums ---------------------------------------------------------------------------------------
@@ -221,21 +267,22 @@ def _stack(windows, shape) -> np.ndarray:
 
 
 def melody_windows(clip: Clip, bars: int, codec: MelodyCodec | None = None,
-                   gap_bars: float = 1, stats: dict | None = None) -> np.ndarray:
-    """De-duplicated melody windows [n, bars*16] from every pitched track of ``clip``."""
+                   gap_bars: float = GAP_BARS, stats: dict | None = None,
+                   max_bars: int | None = MAX_BARS, programs=None) -> np.ndarray:
+    """De-duplicated melody windows [n, bars*16] from the pitched tracks of ``clip`` (those
+    whose GM program is in ``programs``, every one when None), as Magenta's
+    ``OneHotMelodyConverter`` (see the module doc)."""
     codec = codec or MelodyCodec()
     steps = bars * STEPS_PER_BAR
     windows = []
     for section in four_four_sections(clip):
-        for (_, _, drum), notes in tracks(section).items():
-            if drum:
+        for (_, program, drum), notes in tracks(section).items():
+            if drum or (programs is not None and program not in programs):
                 continue
-            for melody in extract_melodies(notes, gap_bars):
-                tokens = melody_tokens(melody, codec)
-                if tokens is None:
-                    _count(stats, "melody_out_of_range")
-                    continue
-                _keep_onsets(slide(tokens, steps), "melody", windows, stats)
+            for melody in extract_melodies(notes_in_range(notes, codec, stats), gap_bars):
+                tokens = melody_tokens(truncate(melody, max_bars), codec)
+                _keep_onsets([without_leading_note_off(w) for w in slide(tokens, steps)],
+                             "melody", windows, stats)
     return _unique_stack(windows, (steps,), stats)
 
 
@@ -255,24 +302,29 @@ def _unique_stack(windows: list, shape: tuple, stats: dict | None) -> np.ndarray
     return _stack(unique, shape)
 
 
-def drum_windows(clip: Clip, bars: int, codec: DrumsCodec | None = None, gap_bars: float = 1,
-                 stats: dict | None = None) -> np.ndarray:
-    """De-duplicated drum windows [n, bars*16] (tokens 0..511) from the drum notes of ``clip``."""
+def drum_windows(clip: Clip, bars: int, codec: DrumsCodec | None = None,
+                 gap_bars: float = GAP_BARS, stats: dict | None = None,
+                 max_bars: int | None = MAX_BARS) -> np.ndarray:
+    """De-duplicated drum windows [n, bars*16] (tokens 0..511) from the drum notes of ``clip``
+    that fall into the codec's classes (Magenta's ``DrumsConverter`` drops the others first)."""
     codec = codec or DrumsCodec()
     steps = bars * STEPS_PER_BAR
     windows = []
     for section in four_four_sections(clip):
-        notes = [n for n in section.notes if n.is_drum or section.is_drum]
+        notes = [n for n in section.notes
+                 if (n.is_drum or section.is_drum) and n.pitch in codec.class_of]
         for track in extract_drum_tracks(notes, gap_bars):
-            _keep_onsets(slide(drum_tokens(track, codec), steps), "drums", windows, stats)
+            tokens = drum_tokens(truncate(track, max_bars), codec)
+            _keep_onsets(slide(tokens, steps), "drums", windows, stats)
     return _unique_stack(windows, (steps,), stats)
 
 
-def groove_windows(clip: Clip, bars: int, codec=None, gap_bars: float = 1,
-                   stats: dict | None = None) -> np.ndarray:
+def groove_windows(clip: Clip, bars: int, codec=None, gap_bars: float = GAP_BARS,
+                   stats: dict | None = None, max_bars: int | None = None) -> np.ndarray:
     """De-duplicated groove windows [n, bars*16, 27] from the drum notes of ``clip`` as played
     (velocity and timing kept): the drum tracks, gaps and windows of :func:`drum_windows`, each
-    step coded by the groove codec (runtime/codecs/groove.py) instead of the 512-way drums."""
+    step coded by the groove codec (runtime/codecs/groove.py) instead of the 512-way drums.
+    Magenta's ``GrooveConverter`` has no ``max_bars``: none by default here either."""
     from runtime.codecs.groove import GrooveCodec
 
     codec = codec or GrooveCodec()
@@ -283,56 +335,108 @@ def groove_windows(clip: Clip, bars: int, codec=None, gap_bars: float = 1,
         found = extract_drum_tracks(notes, gap_bars)
         performance = codec.encode_notes(notes, max((t.end for t in found), default=0))
         for track in found:
+            track = truncate(track, max_bars)
             _keep_onsets(slide(performance[track.start:track.end], steps), "groove", windows, stats)
     return _unique_stack(windows, (steps, codec.output_depth), stats)
 
 
-def trio_windows(clip: Clip, bars: int, codec=None, gap_bars: float = 1,
+def trio_windows(clip: Clip, bars: int, codec=None, gap_bars: int = TRIO_GAP_BARS,
                  require_drums: bool = True, max_combinations: int = 8,
-                 stats: dict | None = None) -> np.ndarray:
-    """De-duplicated trio windows [n, bars*16, 3] (melody, bass, drums columns).
+                 stats: dict | None = None, max_bars: int | None = TRIO_MAX_BARS) -> np.ndarray:
+    """De-duplicated trio windows [n, bars*16, 3] (melody, bass, drums columns), as Magenta's
+    ``TrioConverter``.
 
-    A window needs a melody track (programs 0-31), a bass track (32-39) and, unless
-    ``require_drums`` is False, a drum track, each with one extracted sequence covering the
-    whole window. Without drums the drum column stays silent (0)."""
+    Each melody instrument (GM programs 0-31), bass (32-39) and drum instrument is one part:
+    its notes in the codec's range as one melody (drums: one track of the 9 classes) padded to
+    the whole piece. A bar counts as covered by an instrument when the instrument sounds within
+    ``gap_bars`` bars of it (so a part may rest up to ``gap_bars`` bars at a window's edge and
+    twice that inside it); the first and last ``gap_bars`` bars of the piece count as covered
+    when any instrument of the combination covers them. Every ``bars``-bar window covered by
+    a melody, a bass and, unless ``require_drums`` is False, a drum instrument gives a window,
+    for the first ``max_combinations`` such combinations. Without drums (and
+    ``require_drums=False``) the drum column stays silent (0)."""
     from runtime.codecs.trio import TrioCodec
 
     codec = codec or TrioCodec()
-    steps = bars * STEPS_PER_BAR
+    gap = int(gap_bars)
     windows = []
     for section in four_four_sections(clip):
-        # Each candidate: (start step, tokens) of one extracted sequence of one instrument.
-        candidates: dict[str, list] = {"melody": [], "bass": [], "drums": []}
+        if not section.notes:
+            continue
+        ends = [max(to_steps(n.end, STEPS_PER_QUARTER), to_steps(n.start, STEPS_PER_QUARTER) + 1)
+                for n in section.notes]
+        total_bars = -(-max(ends) // STEPS_PER_BAR)
+        total_bars = min(total_bars, max_bars) if max_bars else total_bars
+        # per part: (coverage per bar, tokens over the whole piece) of each instrument
+        parts: dict[str, list] = {"melody": [], "bass": [], "drums": []}
         for (_, program, drum), notes in tracks(section).items():
-            if drum:
-                for t in extract_drum_tracks(notes, gap_bars):
-                    candidates["drums"].append((t.start, drum_tokens(t, codec.drums)))
-                continue
-            part = ("melody" if program in MELODY_PROGRAMS
+            part = ("drums" if drum else "melody" if program in MELODY_PROGRAMS
                     else "bass" if program in BASS_PROGRAMS else None)
             if part is None:
                 continue
-            for m in extract_melodies(notes, gap_bars):
-                tokens = melody_tokens(m, getattr(codec, part))
-                if tokens is None:
-                    _count(stats, "melody_out_of_range")
-                    continue
-                candidates[part].append((m.start, tokens))
-        total_steps = max((s + len(t) for c in candidates.values() for s, t in c), default=0)
-        for window_start in range(0, total_steps - steps + 1, STEPS_PER_BAR):
-            chosen = []
-            for part in ("melody", "bass", "drums"):
-                covering = [t[window_start - s:window_start - s + steps]
-                            for s, t in candidates[part]
-                            if s <= window_start and s + len(t) >= window_start + steps]
-                if not covering and part == "drums" and not require_drums:
-                    covering = [np.zeros(steps, dtype=np.int64)]
-                chosen.append(covering)
-            if not all(chosen):
-                continue
-            combos = list(product(*chosen))[:max_combinations]
-            _keep_onsets((np.stack(combo, axis=1) for combo in combos), "trio", windows, stats)
-    return _unique_stack(windows, (steps, 3), stats)
+            tokens = _whole_part(notes, part, codec, total_bars * STEPS_PER_BAR, stats)
+            if tokens is not None:
+                parts[part].append((_dilate(_coverage(notes, total_bars), gap), tokens))
+        if not require_drums and not parts["drums"]:
+            parts["drums"] = [(None, np.zeros(total_bars * STEPS_PER_BAR, dtype=np.int64))]
+        per_window: dict[int, list] = {}
+        for group in product(*parts.values()):
+            covered = _group_coverage([c for c, _ in group if c is not None], gap)
+            for j in range(total_bars - bars + 1):
+                chosen = per_window.setdefault(j, [])
+                if covered[j:j + bars].all() and len(chosen) < max_combinations:
+                    span = slice(j * STEPS_PER_BAR, (j + bars) * STEPS_PER_BAR)
+                    chosen.append(np.stack([t[span] for _, t in group], axis=1))
+        for j in sorted(per_window):
+            _keep_onsets(per_window[j], "trio", windows, stats)
+    return _unique_stack(windows, (bars * STEPS_PER_BAR, 3), stats)
+
+
+def _whole_part(notes, part: str, codec, total_steps: int, stats: dict | None):
+    """One instrument's tokens over the whole piece (None when none of its notes is left):
+    one melody without gaps, or one drum track, padded from step 0 to ``total_steps``."""
+    if part == "drums":
+        hits = [n for n in notes if n.pitch in codec.drums.class_of]
+        found = extract_drum_tracks(hits, gap_bars=float("inf"))
+        if not found:
+            return None
+        events = [frozenset()] * found[0].start + found[0].events
+        events = (events + [frozenset()] * total_steps)[:total_steps]
+        return drum_tokens(Sequence(0, events), codec.drums)
+    part_codec = getattr(codec, part)
+    found = extract_melodies(notes_in_range(notes, part_codec, stats), gap_bars=float("inf"))
+    if not found:
+        return None
+    events = [-2] * found[0].start + found[0].events
+    _set_length(events, total_steps)
+    return melody_tokens(Sequence(0, events), part_codec)
+
+
+def _coverage(notes, total_bars: int) -> np.ndarray:
+    """Bars [total_bars] in which any of ``notes`` sounds."""
+    covered = np.zeros(total_bars, dtype=bool)
+    for n in notes:
+        start = to_steps(n.start, STEPS_PER_QUARTER)
+        end = max(to_steps(n.end, STEPS_PER_QUARTER), start + 1)
+        if start // STEPS_PER_BAR < total_bars:
+            covered[start // STEPS_PER_BAR:-(-end // STEPS_PER_BAR)] = True
+    return covered
+
+
+def _dilate(covered: np.ndarray, gap: int) -> np.ndarray:
+    """A bar is covered when a bar within ``gap`` bars of it is."""
+    return np.array([covered[max(0, j - gap):j + gap + 1].any() for j in range(len(covered))],
+                    dtype=bool)
+
+
+def _group_coverage(coverages: list, gap: int) -> np.ndarray:
+    """Bars covered by every instrument of a combination; the first and last ``gap`` bars of
+    the piece by any of them (TrioConverter's leniency at the ends)."""
+    both = np.logical_and.reduce(coverages)
+    if gap > 0:
+        both[:gap] = any(c[:gap].any() for c in coverages)
+        both[-gap:] = any(c[-gap:].any() for c in coverages)
+    return both
 
 
 def voices_as_trio(clip: Clip, melody_program: int = 0, bass_program: int = 33) -> Clip:
@@ -354,35 +458,6 @@ def voices_as_trio(clip: Clip, melody_program: int = 0, bass_program: int = 33) 
         elif n.track == bottom:
             notes.append(replace(n, program=bass_program))
     return clip.copy(notes=notes)
-
-
-# -- augmentation --------------------------------------------------------------------------------
-def transpose_tokens(windows: np.ndarray, semitones: int, num_classes: int, columns=None):
-    """``(shifted, keep)``: every window with its pitch classes moved by ``semitones``, and a
-    mask of the windows whose pitches all stay inside ``2..num_classes-1``. ``columns`` picks
-    the pitched columns of [n, T, parts] arrays (trio: ``(0, 1)``; drums stay as they are)."""
-    windows = np.asarray(windows)
-    pitched = windows if columns is None else windows[..., list(columns)]
-    is_pitch = pitched >= FIRST_PITCH_CLASS
-    moved = np.where(is_pitch, pitched + semitones, pitched)
-    in_range = np.where(is_pitch, (moved >= FIRST_PITCH_CLASS) & (moved < num_classes), True)
-    keep = in_range.reshape(len(windows), -1).all(axis=1)
-    if columns is None:
-        return moved, keep
-    shifted = windows.copy()
-    shifted[..., list(columns)] = moved
-    return shifted, keep
-
-
-def transpose_windows(windows: np.ndarray, semitones: int, num_classes: int,
-                      columns=None) -> np.ndarray:
-    """Windows moved by ``semitones``, without those that would leave the codec's range.
-
-        >>> transpose_windows(np.array([[40, 0, 1, 89]]), 1, 90)   # 89 + 1 is out of range
-        array([], shape=(0, 4), dtype=int64)
-    """
-    shifted, keep = transpose_tokens(windows, semitones, num_classes, columns)
-    return shifted[keep]
 
 
 def _count(stats: dict | None, key: str, amount: int = 1) -> None:

@@ -28,9 +28,12 @@ or from Python::
 
 Supported: flat and hierarchical (conductor) models whose data converter is ``MelodyConverter``,
 ``DrumsConverter`` (9 classes, 512-way output) or ``TrioConverter`` (hierarchical only, as in
-Magenta.js). Not supported (a one-line error says so): ``MultitrackConverter`` (multitrack),
-``DrumRollConverter`` / NADE outputs, ``GrooveConverter`` (GrooVAE), other converters, and
-conditioned models (``chordEncoder``, control inputs). See docs/magenta.md.
+Magenta.js), and flat GrooVAE models (``GrooveConverter``: plain, ``humanize`` or ``tapify``
+input; imported as a ``groove`` bundle whose decoder feeds back every drum's velocity and offset,
+``decoding.feedback_mask: "none"``, as Magenta.js decodes). Not supported (a one-line error says
+so): ``MultitrackConverter`` (multitrack), ``DrumRollConverter`` / NADE outputs, other
+converters, and conditioned models (``chordEncoder``, control inputs such as GrooVAE's hits
+control). See docs/magenta.md.
 """
 
 from __future__ import annotations
@@ -50,14 +53,14 @@ MANIFEST = "weights_manifest.json"
 CONFIG = "config.json"
 FORGET_BIAS = 1.0
 
-SUPPORTED_CONVERTERS = ("MelodyConverter", "DrumsConverter", "TrioConverter")
+SUPPORTED_CONVERTERS = ("MelodyConverter", "DrumsConverter", "TrioConverter", "GrooveConverter")
 UNSUPPORTED_CONVERTERS = {
     "MultitrackConverter": "multitrack models are not supported",
     "DrumRollConverter": "drum-roll (NADE output) models are not supported",
     "DrumsOneHotConverter": "DrumsOneHotConverter is a MusicRNN converter, not a MusicVAE one",
-    "GrooveConverter": "GrooVAE checkpoints are not importable yet (Magenta's groove decoder "
-                       "reads back velocities and offsets of undrawn hits; see docs/magenta.md)",
 }
+#: Magenta.js' GrooveConverter taps every note on this drum class (its TAPIFY_CHANNEL, open hi-hat)
+TAPIFY_CHANNEL = 3
 #: Magenta.js' default drum table (core/data.ts), older than note_seq's current one that our
 #: drums codec defaults to: an imported drums model keeps the table it was used with.
 DEFAULT_DRUM_PITCH_CLASSES = [
@@ -281,6 +284,18 @@ def codec_config_for(spec: dict[str, Any]) -> dict[str, Any]:
         return {"name": "trio", "min_pitch": int(mel["minPitch"]),
                 "max_pitch": int(mel["maxPitch"]), "drums_input": "one_hot",
                 "drum_pitch_classes": [[int(p) for p in c] for c in classes]}
+    if kind == "GrooveConverter":
+        # Magenta.js reads and names the hits with one table (its default unless the config
+        # gives one), for the user's clips as for decoded hits: both of our codec's tables.
+        # tapify: every note a hit on TAPIFY_CHANNEL, velocity flat, timing kept (= our "tap");
+        # humanize: the hits only (= our "humanize"); neither: the performance ("full").
+        classes = [[int(p) for p in c] for c in
+                   (args.get("pitchClasses") or DEFAULT_DRUM_PITCH_CLASSES)]
+        transform = ("tap" if args.get("tapify") else "humanize" if args.get("humanize")
+                     else "full")
+        return {"name": "groove", "steps_per_quarter": int(args.get("stepsPerQuarter") or 4),
+                "input_transform": transform, "tap_class": TAPIFY_CHANNEL,
+                "pitch_classes": classes, "inference_pitch_classes": classes}
     raise MagentaImportError(f"data converter {kind} is not supported")
 
 
@@ -299,6 +314,9 @@ def infer_arch(folder: Path, config: dict[str, Any], weights: dict[str, np.ndarr
     if num_segments and num_steps % num_segments:
         raise MagentaImportError(f"{folder / CONFIG}: numSteps {num_steps} is not a multiple of "
                            f"numSegments {num_segments}")
+    if kind == "GrooveConverter" and num_segments:
+        raise MagentaImportError("hierarchical GrooVAE models (GrooveConverter with numSegments) "
+                                 "are not supported: latentbridge's GrooVAE is flat")
     if kind == "TrioConverter" and not num_segments:
         # Magenta.js runs a flat TrioConverter model (three split decoders, no conductor);
         # latentbridge's trio bundle is hierarchical only.
@@ -363,6 +381,9 @@ def _check_depths(folder: Path, arch: MagentaArch, spec: dict[str, Any]) -> None
         expected_in = expected_out[0]
     elif arch.converter == "DrumsConverter":
         expected_out, expected_in = [512], 10
+    elif arch.converter == "GrooveConverter":   # hits | velocities | offsets per drum class
+        classes = len(args.get("pitchClasses") or DEFAULT_DRUM_PITCH_CLASSES)
+        expected_out, expected_in = [3 * classes], 3 * classes
     else:
         mel = int(args["melArgs"]["maxPitch"]) - int(args["melArgs"]["minPitch"]) + 3
         bass = int(args["bassArgs"]["maxPitch"]) - int(args["bassArgs"]["minPitch"]) + 3
@@ -393,6 +414,27 @@ def check_config(config, where: str | os.PathLike = CONFIG) -> None:
     if spec["type"] not in SUPPORTED_CONVERTERS:
         raise MagentaImportError(f"unknown data converter {spec['type']!r} (supported: "
                                  f"{', '.join(SUPPORTED_CONVERTERS)})")
+    if config.get("extraControls") or config.get("conditionOnKey"):
+        raise MagentaImportError("conditioned models (control inputs: extraControls, "
+                                 "conditionOnKey) are not supported")
+    if spec["type"] == "GrooveConverter":
+        _check_groove_args(spec.get("args") or {}, where)
+
+
+def _check_groove_args(args: dict[str, Any], where) -> None:
+    """What of Magenta.js' GrooveConverterArgs our groove codec represents (one line if not)."""
+    if args.get("splitInstruments"):
+        raise MagentaImportError("GrooveConverter with splitInstruments (one drum per model step) "
+                                 "is not supported")
+    if args.get("humanize") and args.get("tapify"):
+        raise MagentaImportError("GrooveConverter with both humanize and tapify (taps without "
+                                 "timing) is not supported")
+    if int(args.get("stepsPerQuarter") or 4) != 4:
+        raise MagentaImportError(f"{where}: GrooveConverter stepsPerQuarter "
+                                 f"{args['stepsPerQuarter']}: only 4 (16ths) is supported")
+    if int(args.get("numSteps") or 0) % 16:
+        raise MagentaImportError(f"{where}: GrooveConverter numSteps {args['numSteps']} is not a "
+                                 "whole number of 4/4 bars of 16ths")
 
 
 def load_checkpoint(folder: str | os.PathLike) -> MagentaCheckpoint:
@@ -448,7 +490,10 @@ def torch_lstm_to_tf(weight_ih, weight_hh, bias_ih, bias_hh, forget_bias: float 
 # -- checkpoint -> our PyTorch MusicVAE -------------------------------------------------------
 
 def model_config(arch: MagentaArch):
-    """Our :class:`~training.models.musicvae.MusicVAEConfig` for a Magenta.js architecture."""
+    """Our :class:`~training.models.musicvae.MusicVAEConfig` for a Magenta.js architecture (a
+    :class:`~training.models.groovae.GrooVAEConfig` for a GrooVAE: no dropout, and the feedback
+    of Magenta's GrooveLstmDecoder, every drum's velocity and offset)."""
+    from training.models.groovae import GrooVAEConfig
     from training.models.musicvae import MusicVAEConfig
 
     if len(set(arch.dec_units)) != 1:
@@ -456,7 +501,9 @@ def model_config(arch: MagentaArch):
     if arch.hierarchical and arch.conductor_units != arch.dec_units:
         raise MagentaImportError(f"conductor {arch.conductor_units} and decoder {arch.dec_units} sizes "
                            "differ (our conductor has the decoder's sizes, as in Magenta)")
-    config = MusicVAEConfig(
+    groove = arch.converter == "GrooveConverter"
+    config = (GrooVAEConfig if groove else MusicVAEConfig)(
+        **({"feedback_mask": "none"} if groove else {}),
         z_size=arch.z_size, input_depth=arch.input_depth, output_depths=list(arch.output_depths),
         max_seq_len=arch.num_steps, enc_rnn_size=list(arch.enc_units[:1]),
         dec_rnn_size=list(arch.dec_units),
@@ -536,14 +583,16 @@ def convert(ckpt: MagentaCheckpoint):
 
 # -- bundle -----------------------------------------------------------------------------------
 
-def prior_windows(model, count: int = 16, seed: int = 0) -> np.ndarray:
+def prior_windows(model, count: int = 16, seed: int = 0, codec=None) -> np.ndarray:
     """Argmax decodes of ``count`` seeded prior samples: token windows for the export's checks
-    when no dataset is given (an imported model comes without its training data)."""
+    when no dataset is given (an imported model comes without its training data). A GrooVAE's
+    decodes (hits at the 0.5 threshold) become tokens through its ``codec``."""
     import torch
 
     generator = torch.Generator().manual_seed(seed)
     z = torch.randn(count, model.config.z_size, generator=generator)
-    return model.sample(z, temperature=0.0).numpy()
+    values = model.sample(z, temperature=0.0).numpy()
+    return codec.from_output(values) if getattr(model, "groove", False) else values
 
 
 def import_bundle(checkpoint_dir, out_dir, name: str | None = None, valid_tokens=None,
@@ -558,13 +607,13 @@ def import_bundle(checkpoint_dir, out_dir, name: str | None = None, valid_tokens
     codec = codec_from_config(ckpt.codec_config())
     arch = ckpt.arch
     if valid_tokens is None:
-        valid_tokens = prior_windows(model)
+        valid_tokens = prior_windows(model, codec=codec)
     data = {"source": "magenta.js checkpoint", "path": str(Path(checkpoint_dir).resolve()),
             "converter": ckpt.config["dataConverter"],
             "validation_windows": "argmax decodes of seeded prior samples", **(source or {})}
     return export_bundle(model, out_dir, name=name or Path(out_dir).name, codec=codec,
                          valid_tokens=np.asarray(valid_tokens), bars=arch.num_steps // 16,
-                         steps_per_bar=16, data=data, model_config=model.config,
+                         steps_per_bar=16, data=data,
                          training={"imported_from": "magenta.js", "arch": asdict(arch)},
                          progress=progress)
 
@@ -729,8 +778,11 @@ def main(argv=None) -> int:
     print(f"wrote {out} (kind {meta['kind']}, {meta['bars']} bars, z {meta['z_size']}, "
           f"codec {meta['codec']['name']})")
     if not (args.out or args.bundle):
+        # what to try first: the tool a groove model's input serves (render's subcommands)
+        tool = {"humanize": "groove IN.mid", "tap": "drumify IN.mid"}.get(
+            meta["codec"].get("input_transform"), "sample")
         print(f"load it by name: {meta['name']} (the bridge's and the device's model menu, "
-              f"python -m runtime.render sample --model {meta['name']})")
+              f"python -m runtime.render {tool} --model {meta['name']})")
     return 0
 
 

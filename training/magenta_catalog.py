@@ -18,7 +18,13 @@ entries), with the published size and URL of each; ``importable`` says whether
 Nothing here touches the network: downloads are training/download.py's, on request only.
 ``arch`` is the architecture whose weights have exactly the published size (worked out from the
 sizes and Magenta's music_vae configs; ``None`` where the size does not pin it down): the tests
-write random checkpoints of that shape to check the whole path at the published sizes.
+write random checkpoints of that shape to check the whole path at the published sizes. For the
+GrooVAE entries no architecture gives the published figure to the byte (``size_pinned`` False):
+their ``arch`` is Magenta's groovae configs' (16.3 MB of weights; tap2drum's 15.6 is that in
+MiB), which the download's 10 % size check accepts.
+
+:data:`PYTHON_ONLY` lists Magenta's Python (TensorFlow) checkpoints that Magenta.js does not
+publish, and whether a Magenta.js conversion of each would import.
 """
 
 from __future__ import annotations
@@ -35,9 +41,8 @@ NADE = ("its NADE output layer (9 multi-label drum hits sampled one class at a t
         "graph in latentbridge's runtime")
 CHORDS = "chord-conditioned (chordEncoder): latentbridge has no chord input"
 MULTITRACK = ("MultitrackConverter: multi-instrument event tracks have no latentbridge codec")
-GROOVE = ("GrooVAE (GrooveConverter): Magenta's decoder reads back the velocities and offsets "
-          "of undrawn hits, ours zeroes them; that needs its own decoding mode and a parity test "
-          "against @magenta/music first (the groove codec is there)")
+GROOVE = ("GrooVAE models (groovae_*, tap2drum_*) are imported with Magenta's decoding: every "
+          "drum's velocity and offset fed back, hit or not (docs/magenta.md)")
 TRIO_XL = "1.71 GB download; not tried at that size (the export holds the weights several times)"
 
 
@@ -54,6 +59,8 @@ class Entry:
     reason: str = ""
     arch: dict[str, Any] | None = None
     note: str = ""
+    #: whether ``arch``'s weights have exactly the published size (see the module docstring)
+    size_pinned: bool = True
 
     @property
     def alias(self) -> str:
@@ -62,7 +69,8 @@ class Entry:
 
 
 def _small(kind: str, bars: int, quantize: str | None = None) -> dict[str, Any]:
-    """Magenta's *_small recipe: 512-unit encoder (one per level), 2x256 decoder, z 256."""
+    """Magenta's *_small recipe: 512-unit encoder (one per level), 2x256 decoder, z 256 (also
+    its groovae configs'; ``kind`` groove_humanize / groove_tap / groove: the converter's input)."""
     return {"kind": kind, "bars": bars, "enc": 512, "dec": [256, 256], "z": 256,
             "quantize": quantize}
 
@@ -121,29 +129,48 @@ CATALOG: tuple[Entry, ...] = (
           "1-bar multi-instrument on chords (medium, 256 free bits, 1-byte weights)",
           "MultitrackConverter", False, MULTITRACK),
     Entry("groovae_2bar_humanize", "music_vae/groovae_2bar_humanize", 15.8,
-          "GrooVAE, 2 bars: a quantized flat-velocity beat in, a played groove out",
-          "GrooveConverter", False, GROOVE),
+          "GrooVAE, 2 bars: a quantized flat-velocity beat in, a played groove out (Groove)",
+          "GrooveConverter", True, arch=_small("groove_humanize", 2),
+          size_pinned=False),
     Entry("groovae_4bar", "music_vae/groovae_4bar", 15.8,
-          "GrooVAE, 4 bars: groove autoencoder", "GrooveConverter", False, GROOVE),
-    Entry("tap2drum_1bar", "groovae/tap2drum_1bar", 15.6,
-          "GrooVAE, 1 bar: a tapped rhythm in, a drum groove out", "GrooveConverter", False,
-          GROOVE),
-    Entry("tap2drum_2bar", "groovae/tap2drum_2bar", 15.6,
-          "GrooVAE, 2 bars: a tapped rhythm in, a drum groove out", "GrooveConverter", False,
-          GROOVE),
-    Entry("tap2drum_3bar", "groovae/tap2drum_3bar", 15.6,
-          "GrooVAE, 3 bars: a tapped rhythm in, a drum groove out", "GrooveConverter", False,
-          GROOVE),
-    Entry("tap2drum_4bar", "groovae/tap2drum_4bar", 15.6,
-          "GrooVAE, 4 bars: a tapped rhythm in, a drum groove out", "GrooveConverter", False,
-          GROOVE),
+          "GrooVAE, 4 bars: groove autoencoder (sample, vary, interpolate)", "GrooveConverter",
+          True, arch=_small("groove", 4), size_pinned=False),
+    *(Entry(f"tap2drum_{bars}bar", f"groovae/tap2drum_{bars}bar", 15.6,
+            f"GrooVAE, {bars} bar{'s' if bars > 1 else ''}: a tapped rhythm in, a drum groove out "
+            "(Drumify)", "GrooveConverter", True, arch=_small("groove_tap", bars),
+            size_pinned=False)
+      for bars in (1, 2, 3, 4)),
 )
 
-#: names of Magenta's Python (TensorFlow) checkpoints that Magenta.js does not publish
-PYTHON_ONLY = ("cat-mel_2bar_big", "hierdec-mel_16bar", "hierdec-trio_16bar",
-               "cat-drums_2bar_small.lokl", "cat-drums_2bar_small.hikl", "nade-drums_2bar_full",
-               "groovae_2bar_tap_fixed_velocity", "groovae_2bar_add_closed_hh",
-               "groovae_2bar_hits_control")
+@dataclass(frozen=True)
+class PythonOnly:
+    """A checkpoint of Magenta's Python package (music_vae README), not published for Magenta.js:
+    ``importable`` once converted to a Magenta.js folder (magenta-js
+    scripts/checkpoint_converter.py), or ``reason`` why not."""
+
+    name: str
+    what: str
+    importable: bool
+    reason: str = ""
+
+
+#: Magenta's Python (TensorFlow) checkpoints that Magenta.js does not publish
+PYTHON_ONLY: tuple[PythonOnly, ...] = (
+    PythonOnly("cat-mel_2bar_big", "2-bar melody (large)", True),
+    PythonOnly("hierdec-mel_16bar", "16-bar melody, conductor", True),
+    PythonOnly("hierdec-trio_16bar", "16-bar trio, conductor", True),
+    PythonOnly("cat-drums_2bar_small.lokl", "2-bar drums, strong prior", True),
+    PythonOnly("cat-drums_2bar_small.hikl", "2-bar drums, weak prior", True),
+    PythonOnly("nade-drums_2bar_full", "2-bar drums, NADE decoder", False, NADE),
+    PythonOnly("groovae_2bar_tap_fixed_velocity", "GrooVAE, 2 bars: taps in (as tap2drum_2bar; "
+               "config.json: GrooveConverter with tapify)", True),
+    PythonOnly("groovae_2bar_add_closed_hh", "GrooVAE, 2 bars: adds a closed hi-hat", False,
+               "its encoder reads the groove without the closed hi-hat (add_instruments), an "
+               "input neither Magenta.js' GrooveConverter nor latentbridge's groove codec makes"),
+    PythonOnly("groovae_2bar_hits_control", "GrooVAE, 2 bars: hits given to the decoder", False,
+               "its decoder is conditioned on the hits (hits_as_controls: 9 control inputs per "
+               "step), which latentbridge's step graphs do not take"),
+)
 
 
 class CatalogError(ValueError):
@@ -162,7 +189,11 @@ def importable(name: str) -> Entry:
     """The entry for ``name``, or CatalogError with the reason it cannot be imported."""
     entry = find(name)
     if entry is None:
-        if name in PYTHON_ONLY:
+        python = next((p for p in PYTHON_ONLY if p.name == name), None)
+        if python and not python.importable:
+            raise CatalogError(f"{name}: published only as a TensorFlow checkpoint for Magenta's "
+                               f"Python package, and not importable: {python.reason}")
+        if python:
             raise CatalogError(f"{name}: published only as a TensorFlow checkpoint for Magenta's "
                                "Python package, which latentbridge cannot read; convert it to a "
                                "Magenta.js folder (magenta-js scripts/checkpoint_converter.py) "
@@ -183,15 +214,21 @@ def checkpoint_url(entry: Entry, mirror: str | None = None) -> str:
 
 def format_list() -> str:
     """The ``--list`` table: name, published size, importable, what it is (and why not)."""
-    width = max(len(e.name) for e in CATALOG)
+    width = max(len(e.name) for e in (*CATALOG, *PYTHON_ONLY))
     lines = [f"{'NAME':<{width}}  {'SIZE':>9}  IMPORT  WHAT",
              *(f"{e.name:<{width}}  {_size(e.size_mb):>9}  {'yes' if e.importable else 'no':<6}  "
                f"{e.what}" + (f" [also: {e.alias}]" if e.alias != e.name else "")
                + (f"\n{'':<{width + 21}}why not: {e.reason}" if not e.importable else "")
                + (f"\n{'':<{width + 21}}note: {e.note}" if e.note else "")
                for e in CATALOG)]
-    lines.append(f"\nfrom Magenta.js' checkpoints.json ({PUBLISHED_BASE}); import one with: "
-                 "python -m training.import_magenta NAME")
+    lines.append(f"\n{GROOVE}.\nfrom Magenta.js' checkpoints.json ({PUBLISHED_BASE}); import "
+                 "one with: python -m training.import_magenta NAME")
+    lines.append("\nMagenta's Python-only (TensorFlow) checkpoints, IMPORT once converted to a "
+                 "Magenta.js folder (magenta-js scripts/checkpoint_converter.py): import that "
+                 "folder")
+    lines += [f"{p.name:<{width}}  {'':>9}  {'yes' if p.importable else 'no':<6}  {p.what}"
+              + (f"\n{'':<{width + 21}}why not: {p.reason}" if not p.importable else "")
+              for p in PYTHON_ONLY]
     return "\n".join(lines)
 
 

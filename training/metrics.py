@@ -107,7 +107,7 @@ def hamming(a: np.ndarray, b: np.ndarray) -> float:
 def interpolation_curve(paths: Sequence[Sequence[np.ndarray]],
                         ends: Sequence[tuple[np.ndarray, np.ndarray]] | None = None
                         ) -> dict[str, list[float]]:
-    """Average Hamming distance to each endpoint along interpolation paths (seed 000, Fig. 2).
+    """Average Hamming distance to each endpoint along interpolation paths (Wang et al. 2019, Fig. 2).
 
     ``paths[i][k]`` is the decoded token array at the k-th point of pair i's path.
     ``ends[i] = (A, B)`` are the data points the path runs between (default: the path's first

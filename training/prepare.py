@@ -6,11 +6,16 @@
     $ python -m training.prepare music21:bach data/bach_notes --kind notes --notes 100
     $ python -m training.prepare my_midi_folder/ data/mine --kind mel --bars 16 --transpose -5 5
     $ python -m training.prepare my_midi_folder/ -o data/mine --fold-2-4   # 2/4, 2/2 read as 4/4
+    $ python -m training.prepare my_midi_folder/ -o data/all --programs 0 127 --max-bars 0
+
+Windows are cut as Magenta's converters cut them, with its configs' settings (docs/data.md):
+melodies and drum tracks end after 100 bars (``--max-bars``), 2-bar melodies come from GM
+programs 0-31 only (``--programs``), trio parts may rest 2 bars (``--gap-bars``).
 
 The dataset folder is the last positional argument or ``-o/--out``.
 
 SOURCE is one or more of: a folder (searched recursively for .mid/.midi, and .xml/.mxl/
-.musicxml/.abc/.krn through :mod:`training.corpus`), a single file, ``music21:NAME`` (a music21
+.musicxml/.abc/.krn through :mod:`runtime.scores`), a single file, ``music21:NAME`` (a music21
 corpus collection: bach, essenFolksong, oneills1850, ...), or ``shared:groove`` /
 ``shared:nottingham`` (``full`` + ``melody``) / ``shared:nottingham/full`` for the project's
 shared data (``$LATENTBRIDGE_DATA`` or ``../shared/data`` beside the repository).
@@ -47,24 +52,16 @@ import numpy as np
 from tqdm import tqdm
 
 from runtime.cli import Parser, fail
-from runtime.codecs import REGISTRY, CodecError, codec_from_config
-from runtime.codecs.drums import DrumsCodec
-from runtime.codecs.groove import GrooveCodec
-from runtime.codecs.melody import MelodyCodec
-from runtime.codecs.trio import TrioCodec
+from runtime.codecs import REGISTRY, Codec, CodecError
+from runtime import scores
 from runtime.midi_io import MidiError, read_midi
 from runtime.music import Clip
 
 from . import extract
 from .shards import SPLITS, DatasetError, write_dataset
 
-MIDI_SUFFIXES = (".mid", ".midi")
-SCORE_SUFFIXES = (".xml", ".mxl", ".musicxml", ".abc", ".krn")
-#: kinds that window by bars on the 16-step grid, and kinds that go through a whole-clip codec
-BAR_KINDS = ("mel", "drums", "trio", "groove")
-CLIP_KINDS = {"notes": "note_events", "pianoroll": "pianoroll", "pod": "pod",
-              "performance": "performance"}
-KINDS = BAR_KINDS + tuple(CLIP_KINDS)
+#: the files a folder source reads: MIDI files and scores (runtime.scores)
+READABLE = scores.MIDI_SUFFIXES + scores.SCORE_SUFFIXES
 
 
 class PrepareError(ValueError):
@@ -89,7 +86,7 @@ class Task:
 
 def _folder_tasks(folder: Path, label: str) -> list[Task]:
     paths = sorted(p for p in folder.rglob("*")
-                   if p.is_file() and p.suffix.lower() in MIDI_SUFFIXES + SCORE_SUFFIXES)
+                   if p.is_file() and p.suffix.lower() in READABLE)
     return [Task(f"{label}/{p.relative_to(folder)}", str(p), split_key=p.stem) for p in paths]
 
 
@@ -130,7 +127,7 @@ def _music21_tasks(collection: str) -> list[Task]:
             paths.append(min(exact, key=_score_preference))
     else:
         paths = [Path(str(p)) for p in music21.corpus.getComposer(collection)
-                 if Path(str(p)).suffix.lower() in MIDI_SUFFIXES + SCORE_SUFFIXES]
+                 if Path(str(p)).suffix.lower() in READABLE]
         if not paths:
             raise PrepareError(f"music21 corpus has no collection {collection!r}")
     best: dict[str, Path] = {}
@@ -195,12 +192,30 @@ class Options:
     bars: int = 2
     min_pitch: int = 21
     max_pitch: int = 108
-    gap_bars: float = 1.0
+    gap_bars: float | None = None  # None: Magenta's (1 bar; trio 2 bars)
     trio_require_drums: bool = True
     trio_voices: bool = False
     max_combinations: int = 8
     steps_per_quarter: int = 4     # piano-roll frames per beat (MuseBar: 1, i.e. 4 per bar)
     fold_2_4: bool = False         # read 2/4 and 2/2 stretches as 4/4 (fold_duple_meters)
+    max_bars: int | None = None    # None: Magenta's (100; trio 1024; groove no cap); 0: no cap
+    programs: tuple | None = None  # mel: (low, high) GM programs; None: Magenta's (2 bars 0-31)
+
+    def extraction(self) -> dict:
+        """The window-extraction settings in force, Magenta's configs filling what is None:
+        ``max_bars`` 100 for melodies and drums (``OneHotMelodyConverter``,
+        ``DrumsConverter``), 1024 for trios (``TrioConverter``), none for grooves; ``gap_bars``
+        1, trio 2; melody programs 0-31 for 2-bar windows (the ``cat-mel_2bar`` configs'
+        ``valid_programs``), every program for longer ones (``mel_16bar``)."""
+        trio = self.kind == "trio"
+        max_bars = self.max_bars if self.max_bars is not None else (
+            extract.TRIO_MAX_BARS if trio else None if self.kind == "groove" else extract.MAX_BARS)
+        programs = self.programs if self.programs is not None else (
+            (0, 31) if self.kind == "mel" and self.bars == 2 else None)
+        return {"max_bars": max_bars or None,
+                "gap_bars": self.gap_bars if self.gap_bars is not None else (
+                    extract.TRIO_GAP_BARS if trio else extract.GAP_BARS),
+                "programs": list(programs) if programs and self.kind == "mel" else None}
 
 
 @dataclass
@@ -218,30 +233,64 @@ class Item:
 def load_pieces(path: str, name: str) -> list[tuple[str, Clip]]:
     """Read a file into (name, clip) pairs; multi-tune ABC books give one pair per tune."""
     suffix = Path(path).suffix.lower()
-    if suffix in MIDI_SUFFIXES:
+    if suffix in scores.MIDI_SUFFIXES:
         return [(name, read_midi(path))]
-    from . import corpus
-
     if suffix == ".abc":
-        tunes = corpus.load_abc_tunes(path)
+        tunes = scores.load_abc_tunes(path)
         if not tunes:
-            raise corpus.CorpusError(f"{path}: no tune in this ABC file")
+            raise scores.ScoreError(f"{path}: no tune in this ABC file")
         if len(tunes) == 1 and not isinstance(tunes[0][1], Exception):
             return [(name, tunes[0][1])]
         return [(f"{name}#{tune_name.rsplit('#', 1)[-1]}", tune) for tune_name, tune in tunes]
-    return [(name, corpus.load_file(path))]
+    return [(name, scores.load_file(path))]
 
 
-def codec_for(options: Options):
-    if options.kind == "mel":
-        return MelodyCodec(options.min_pitch, options.max_pitch)
-    if options.kind == "drums":
-        return DrumsCodec()
-    if options.kind == "trio":
-        return TrioCodec(options.min_pitch, options.max_pitch)
-    if options.kind == "groove":  # the tokens serve every input transform (humanize, tap)
-        return GrooveCodec()
-    raise PrepareError(f"kind {options.kind} has no fixed codec")
+def codec_for(options: Options, clips=()) -> Codec:
+    """The codec of ``options.kind``, built from the flags (and the train ``clips`` where the
+    codec's vocabulary comes from the data): ``Codec.for_dataset``. A groove dataset's tokens
+    serve every input transform (humanize, tap)."""
+    return codec_classes()[options.kind].for_dataset(clips, options.min_pitch, options.max_pitch,
+                                                     options.steps_per_quarter)
+
+
+def codec_classes() -> dict[str, type[Codec]]:
+    """The codec each ``--kind`` builds: every registered codec names its kind
+    (``Codec.prepare_kind``), so a new codec module is a new kind."""
+    return {cls.prepare_kind: cls for cls in REGISTRY.values() if cls.prepare_kind}
+
+
+def kinds() -> tuple[str, ...]:
+    """The ``--kind`` values: those with Magenta's converters first, then every other codec's."""
+    return tuple(EXTRACTORS) + tuple(kind for kind in codec_classes() if kind not in EXTRACTORS)
+
+
+# -- Magenta's converters (training.extract), one per kind that has one --------------------------
+def _melodies(clip: Clip, codec, options: Options, rules: dict, stats: dict) -> np.ndarray:
+    low, high = rules["programs"] or (0, 127)
+    return extract.melody_windows(clip, options.bars, codec, rules["gap_bars"], stats,
+                                  rules["max_bars"],
+                                  range(low, high + 1) if rules["programs"] else None)
+
+
+def _drum_tracks(clip: Clip, codec, options: Options, rules: dict, stats: dict) -> np.ndarray:
+    return extract.drum_windows(clip, options.bars, codec, rules["gap_bars"], stats,
+                                rules["max_bars"])
+
+
+def _grooves(clip: Clip, codec, options: Options, rules: dict, stats: dict) -> np.ndarray:
+    return extract.groove_windows(clip, options.bars, codec, rules["gap_bars"], stats,
+                                  rules["max_bars"])
+
+
+def _trios(clip: Clip, codec, options: Options, rules: dict, stats: dict) -> np.ndarray:
+    return extract.trio_windows(clip, options.bars, codec, rules["gap_bars"],
+                                options.trio_require_drums, options.max_combinations, stats,
+                                rules["max_bars"])
+
+
+#: the kinds whose windows Magenta's converters cut, piece by piece in the reader processes;
+#: any other kind's codec reads whole pieces (:func:`_whole_piece_windows`)
+EXTRACTORS = {"mel": _melodies, "drums": _drum_tracks, "trio": _trios, "groove": _grooves}
 
 
 def process(task_and_options: tuple[Task, Options]) -> list[Item]:
@@ -265,25 +314,13 @@ def _process(task: Task, options: Options) -> list[Item]:
         if options.fold_2_4:
             clip = fold_duple_meters(clip)
         try:
-            if options.kind in CLIP_KINDS:
+            if options.kind not in EXTRACTORS:
                 item.clip = clip
             else:
-                codec = codec_for(options)
-                if options.kind == "mel":
-                    item.windows = extract.melody_windows(clip, options.bars, codec,
-                                                          options.gap_bars, item.stats)
-                elif options.kind == "drums":
-                    item.windows = extract.drum_windows(clip, options.bars, codec,
-                                                        options.gap_bars, item.stats)
-                elif options.kind == "groove":
-                    item.windows = extract.groove_windows(clip, options.bars, codec,
-                                                          options.gap_bars, item.stats)
-                else:
-                    if options.trio_voices:
-                        clip = extract.voices_as_trio(clip)
-                    item.windows = extract.trio_windows(
-                        clip, options.bars, codec, options.gap_bars, options.trio_require_drums,
-                        options.max_combinations, item.stats)
+                if options.kind == "trio" and options.trio_voices:
+                    clip = extract.voices_as_trio(clip)
+                item.windows = EXTRACTORS[options.kind](clip, codec_for(options), options,
+                                                        options.extraction(), item.stats)
         except Exception as exc:  # noqa: BLE001
             item = Item(name, error=_one_line(exc, task.path))
         if item.windows is not None and not len(item.windows):
@@ -326,20 +363,28 @@ def no_window_reason(clip: Clip, options: Options, stats: dict, original: Clip |
         return (f"its 4/4 stretches are shorter than {options.bars} bars (longest {longest:g}; "
                 f"meter {names})")
     drums = [n for n in clip.notes if n.is_drum or clip.is_drum]
+    gap = options.extraction()["gap_bars"]
     if options.kind in ("drums", "groove"):
         if not drums:
             return "no drum notes (MIDI channel 10)"
-        return f"no {options.bars} bars of drums without {options.gap_bars:g} silent bar(s)"
-    if stats.get("melody_out_of_range"):
-        return (f"its melodies leave the pitch range {options.min_pitch}..{options.max_pitch} "
-                "(--min-pitch, --max-pitch)")
+        return f"no {options.bars} bars of drums without {gap:g} silent bar(s)"
     if len(drums) == len(clip.notes):
         return "drum notes only"
+    pitched = [n for n in clip.notes if not (n.is_drum or clip.is_drum)]
+    programs = options.extraction()["programs"]
+    if programs and not any(programs[0] <= n.program <= programs[1] for n in pitched):
+        return (f"no melody instrument (GM programs {programs[0]}-{programs[1]}; "
+                "--programs 0 127 reads every instrument)")
+    if stats.get("notes_out_of_range") and not any(
+            options.min_pitch <= n.pitch <= options.max_pitch for n in pitched):
+        return (f"its notes lie outside the pitch range {options.min_pitch}..{options.max_pitch} "
+                "(--min-pitch, --max-pitch)")
     if options.kind == "trio":
         drum_part = "" if not options.trio_require_drums else " and drums"
         return (f"no {options.bars} bars where a melody (programs 0-31), a bass (32-39)"
-                f"{drum_part} all play (--trio-voices, --trio-without-drums)")
-    return (f"no melody of {options.bars} bars without a rest of {options.gap_bars:g} bar(s) "
+                f"{drum_part} all play, each silent for at most {gap:g} bar(s) "
+                "(--gap-bars, --trio-voices, --trio-without-drums)")
+    return (f"no melody of {options.bars} bars without a rest of {gap:g} bar(s) "
             "or more (--gap-bars)")
 
 
@@ -358,11 +403,44 @@ def prepare(sources, out_dir, kind: str = "mel", bars: int = 2, transpose=(0, 0)
             notes: int = 100, stride: int | None = None, shard_size: int = 20000,
             progress: bool = True, **option_fields) -> dict:
     """Build the dataset folder ``out_dir``; returns the manifest that was written."""
-    if kind not in KINDS:
-        raise PrepareError(f"unknown kind {kind!r} (known: {', '.join(KINDS)})")
-    if kind in CLIP_KINDS and CLIP_KINDS[kind] not in REGISTRY:
-        raise PrepareError(f"kind {kind} needs the {CLIP_KINDS[kind]} codec, which is not "
-                           f"available in runtime/codecs yet")
+    options = _options(kind, bars, transpose, option_fields)
+    tasks = _tasks(sources, max_files)
+    found = _collect(_read(tasks, options, workers, progress), valid, test)
+    codec, per_split, window, shape = _windows(found, options, notes, stride or notes // 2)
+
+    # Augment train only; the codec's pitched parts move, drums stay.
+    low, high = transpose
+    augment = [s for s in range(low, high + 1) if s != 0] if codec.pitched_parts else []
+    per_split["train"] = _augment(per_split["train"], augment, codec)
+
+    splits, dedup = _dedupe_splits(per_split, shape)
+    found.stats.update(dedup)
+    if not any(len(tokens) for tokens, _ in splits.values()):
+        why = Counter(e["reason"] for e in found.no_windows + found.skipped).most_common(3)
+        raise PrepareError(f"no window from any of the {len(found.files) + len(found.skipped)} "
+                           "pieces (" + "; ".join(f"{count}: {reason}" for reason, count in why)
+                           + "); nothing written")
+    manifest = {"kind": kind, "sources": list(map(str, sources)), "window": window}
+    if kind in EXTRACTORS:
+        manifest["extraction"] = options.extraction()
+    manifest.update({
+        "codec": codec.config(),
+        "token_shape": list(shape),
+        "files": found.files,
+        "skipped": found.skipped,
+        "no_windows": found.no_windows,
+        "augment": {"transpose": augment, "splits": ["train"] if augment else []},
+        "split_rule": ("groove info.csv split column, else " if any(t.split for t in tasks) else "")
+                      + f"sha1(name) buckets: valid {valid:g}, test {test:g}",
+        "stats": dict(sorted(found.stats.items())),
+    })
+    return write_dataset(out_dir, splits, manifest, shard_size)
+
+
+def _options(kind: str, bars: int, transpose, option_fields: dict) -> Options:
+    """The run's options, checked: a bad value is a one-line PrepareError."""
+    if kind not in kinds():
+        raise PrepareError(f"unknown kind {kind!r} (known: {', '.join(kinds())})")
     if bars < 1:
         raise PrepareError("--bars must be at least 1")
     if not 1 <= option_fields.get("steps_per_quarter", 4) <= 96:
@@ -370,21 +448,24 @@ def prepare(sources, out_dir, kind: str = "mel", bars: int = 2, transpose=(0, 0)
     low, high = transpose
     if low > high:
         raise PrepareError(f"--transpose {low} {high}: LOW must not exceed HIGH")
-    options = Options(kind=kind, bars=bars, **option_fields)
+    return Options(kind=kind, bars=bars, **option_fields)
+
+
+def _tasks(sources, max_files: int | None) -> list[Task]:
     tasks = [t for source in sources for t in source_tasks(source)]
     if max_files is not None:
         tasks = tasks[:max_files]
     if not tasks:
         raise PrepareError(f"no music files found in {', '.join(map(str, sources))}")
+    return tasks
 
-    def split_of(task: Task, item: Item) -> str:
-        # A tune of a multi-tune ABC book goes by its own name, a file by its stem.
-        key = task.split_key or task.name if item.name == task.name else item.name
-        return task.split or hash_split(key, valid, test)
 
+def _read(tasks: list[Task], options: Options, workers: int,
+          progress: bool) -> list[tuple[Task, Item]]:
+    """Every file read (and windowed, for the kinds with a converter), ``workers`` at a time."""
     items: list[tuple[Task, Item]] = []
     jobs = [(t, options) for t in tasks]
-    bar = tqdm(total=len(jobs), desc=f"prepare {kind}", unit="file", disable=not progress)
+    bar = tqdm(total=len(jobs), desc=f"prepare {options.kind}", unit="file", disable=not progress)
     if workers > 1 and len(jobs) > 1:
         context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
         with context.Pool(workers) as pool:
@@ -396,84 +477,65 @@ def prepare(sources, out_dir, kind: str = "mel", bars: int = 2, transpose=(0, 0)
             items += [(job[0], item) for item in process(job)]
             bar.update()
     bar.close()
+    return items
 
-    files, skipped, no_windows, stats = [], [], [], Counter()
-    per_split: dict[str, list[tuple[np.ndarray, int]]] = {s: [] for s in SPLITS}
-    clips: dict[str, list[tuple[Clip, int]]] = {s: [] for s in SPLITS}
+
+@dataclass
+class Found:
+    """What the pieces gave, split by split: windows (kinds with a converter) or whole clips,
+    each with the index of its file in ``files``, and what was skipped or gave nothing."""
+
+    files: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)
+    no_windows: list = field(default_factory=list)
+    stats: Counter = field(default_factory=Counter)
+    windows: dict = field(default_factory=lambda: {s: [] for s in SPLITS})
+    clips: dict = field(default_factory=lambda: {s: [] for s in SPLITS})
+
+
+def _collect(items: list[tuple[Task, Item]], valid: float, test: float) -> Found:
+    found = Found()
     for task, item in items:
         if item.error:
-            skipped.append({"file": item.name, "reason": item.error})
+            found.skipped.append({"file": item.name, "reason": item.error})
             continue
-        stats.update(item.stats)
+        found.stats.update(item.stats)
         if item.no_windows:
-            no_windows.append({"file": item.name, "reason": item.no_windows})
-        index = len(files)
-        files.append(item.name)
-        split = split_of(task, item)
+            found.no_windows.append({"file": item.name, "reason": item.no_windows})
+        index = len(found.files)
+        found.files.append(item.name)
+        # A tune of a multi-tune ABC book goes by its own name, a file by its stem.
+        key = task.split_key or task.name if item.name == task.name else item.name
+        split = task.split or hash_split(key, valid, test)
         if item.clip is not None:
-            clips[split].append((item.clip, index))
+            found.clips[split].append((item.clip, index))
         elif item.windows is not None:
-            per_split[split] += [(w, index) for w in item.windows]
+            found.windows[split] += [(w, index) for w in item.windows]
+    return found
 
-    manifest = {"kind": kind, "sources": list(map(str, sources))}
-    if kind in BAR_KINDS:
+
+def _windows(found: Found, options: Options, notes: int, stride: int):
+    """-> (codec, windows per split, the manifest's ``window``, the shape of one window)."""
+    if options.kind in EXTRACTORS:
         codec = codec_for(options)
-        stride_bars = 1
-        manifest["window"] = {"bars": bars, "steps_per_bar": extract.STEPS_PER_BAR,
-                              "stride": stride_bars, "stride_unit": "bars"}
-        shape = (bars * extract.STEPS_PER_BAR,) + ((3,) if kind == "trio" else
-                                                   (codec.output_depth,) if kind == "groove" else ())
-    else:
-        codec, per_split, shape = _clip_kind_windows(kind, clips, notes, stride or notes // 2,
-                                                     options, skipped, files, no_windows)
-        manifest["window"] = ({"bars": bars, "steps_per_bar": 4 * options.steps_per_quarter,
-                               "stride": 1, "stride_unit": "bars"} if kind == "pianoroll" else
-                              {"notes": notes, "stride": stride or notes // 2,
-                               "stride_unit": "events" if kind == "performance" else "notes"})
-
-    # Augment train only; pitched columns move, drums stay.
-    augment = []
-    if (low, high) != (0, 0) and kind in ("mel", "trio", "notes"):
-        augment = [s for s in range(low, high + 1) if s != 0]
-        per_split["train"] = _augment(per_split["train"], augment, kind, codec)
-
-    splits, dedup = _dedupe_splits(per_split, shape)
-    stats.update(dedup)
-    if not any(len(tokens) for tokens, _ in splits.values()):
-        why = Counter(e["reason"] for e in no_windows + skipped).most_common(3)
-        raise PrepareError(f"no window from any of the {len(files) + len(skipped)} pieces ("
-                           + "; ".join(f"{count}: {reason}" for reason, count in why)
-                           + "); nothing written")
-    manifest.update({
-        "codec": codec.config(),
-        "token_shape": list(shape),
-        "files": files,
-        "skipped": skipped,
-        "no_windows": no_windows,
-        "augment": {"transpose": augment, "splits": ["train"] if augment else []},
-        "split_rule": ("groove info.csv split column, else " if any(t.split for t in tasks) else "")
-                      + f"sha1(name) buckets: valid {valid:g}, test {test:g}",
-        "stats": dict(sorted(stats.items())),
-    })
-    return write_dataset(out_dir, splits, manifest, shard_size)
+        return (codec, found.windows, _bar_window(options.bars, extract.STEPS_PER_BAR),
+                (options.bars * extract.STEPS_PER_BAR,) + codec.step_shape)
+    return _whole_piece_windows(found, options, notes, stride)
 
 
-def _augment(windows, shifts, kind, codec):
-    if not windows:
+def _bar_window(bars: int, steps_per_bar: int) -> dict:
+    return {"bars": bars, "steps_per_bar": steps_per_bar, "stride": 1, "stride_unit": "bars"}
+
+
+def _augment(windows, shifts, codec):
+    """The windows plus each one transposed by each of ``shifts`` where it stays in range."""
+    if not windows or not shifts:
         return windows
     tokens = np.stack([w for w, _ in windows])
     sources = np.array([s for _, s in windows])
     out = list(windows)
     for shift in shifts:
-        if kind == "mel":
-            moved, keep = extract.transpose_tokens(tokens, shift, codec.num_classes)
-        elif kind == "trio":
-            moved, keep = extract.transpose_tokens(tokens, shift, codec.melody.num_classes, (0, 1))
-        else:  # note indices: the pitch field is the last column, 0..field_size-1
-            pitch = tokens[..., 2] + shift
-            keep = ((pitch >= 0) & (pitch < codec.field_sizes[2])).reshape(len(tokens), -1).all(1)
-            moved = tokens.copy()
-            moved[..., 2] = pitch
+        moved, keep = codec.transpose(tokens, shift)
         out += list(zip(moved[keep], sources[keep]))
     return out
 
@@ -501,56 +563,45 @@ def _dedupe_splits(per_split, shape):
     return out, stats
 
 
-def _clip_kind_windows(kind, clips, notes, stride, options, skipped, files, no_windows=None):
-    """Codecs of whole pieces: vocabularies built from the train clips (note events, pod),
-    then fixed-length windows: ``notes`` events every ``stride`` (notes, pod, performance) or
-    ``bars`` 4/4 bars every bar (pianoroll)."""
+def _whole_piece_windows(found: Found, options: Options, notes: int, stride: int):
+    """Codecs of whole pieces: the codec built (its vocabulary from the train pieces where it
+    has one: note events, pod), then fixed-length windows: ``notes`` notes or events every
+    ``stride`` (``segments``), or for a grid codec (``window_unit`` "bars": the piano roll)
+    ``bars`` 4/4 bars every bar. -> as :func:`_windows`."""
     from runtime.codecs.note_events import segments
 
-    train = [clip for clip, _ in clips["train"]]
-    if kind in ("notes", "pod") and not train:
-        raise PrepareError(f"no readable train piece to build the {kind} vocabulary from")
-    if kind == "notes":
-        from runtime.codecs.note_events import NoteEventCodec
-
-        codec = NoteEventCodec.build(train, min_pitch=options.min_pitch, max_pitch=options.max_pitch)
-    elif kind == "pod":
-        from runtime.codecs.pod import PodCodec
-
-        codec = PodCodec.build(train)
-    elif kind == "pianoroll":
-        codec = codec_from_config({"name": "pianoroll",
-                                   "steps_per_quarter": options.steps_per_quarter})
-    else:
-        codec = codec_from_config({"name": CLIP_KINDS[kind]})
-    per_split = {s: [] for s in SPLITS}
-    steps_per_bar = 4 * options.steps_per_quarter if kind == "pianoroll" else extract.STEPS_PER_BAR
+    train = [clip for clip, _ in found.clips["train"]]
+    if codec_classes()[options.kind].built_from_data and not train:
+        raise PrepareError(f"no readable train piece to build the {options.kind} vocabulary from")
+    codec = codec_for(options, train)
+    grid = codec.window_unit == "bars"
+    steps_per_bar = 4 * codec.steps_per_quarter if grid else 0
     steps = options.bars * steps_per_bar
-    for split, pieces in clips.items():
+    per_split = {s: [] for s in SPLITS}
+    for split, pieces in found.clips.items():
         for clip, index in pieces:
             try:
-                if kind == "pianoroll":
-                    spq = options.steps_per_quarter
-                    windows = [w for section in extract.four_four_sections(clip, spq)
+                if grid:
+                    windows = [w for section in extract.four_four_sections(clip, codec.steps_per_quarter)
                                for w in extract.slide(codec.encode(section), steps, steps_per_bar)
                                if w.any()]
                 else:
                     encoded = codec.encode(clip)
                     windows = list(segments(encoded, notes, stride))
             except CodecError as exc:
-                skipped.append({"file": files[index], "reason": " ".join(str(exc).split())})
+                found.skipped.append({"file": found.files[index],
+                                      "reason": " ".join(str(exc).split())})
                 continue
-            if not windows and no_windows is not None:
-                no_windows.append({"file": files[index], "reason": (
-                    no_window_reason(clip, options, {}) if kind == "pianoroll" else
-                    f"{len(encoded)} {'events' if kind == 'performance' else 'notes'}, fewer "
-                    f"than a window of {notes} (--notes)")})
+            if not windows:
+                found.no_windows.append({"file": found.files[index], "reason": (
+                    no_window_reason(clip, options, {}) if grid else
+                    f"{len(encoded)} {codec.window_unit}, fewer than a window of {notes} "
+                    "(--notes)")})
             per_split[split] += [(w, index) for w in windows]
-    if kind == "pianoroll":
-        shape = (steps, 128)
-    else:
-        shape = (notes,) + ((3,) if kind in ("notes", "pod") else ())
-    return codec, per_split, shape
+    if grid:
+        return codec, per_split, _bar_window(options.bars, steps_per_bar), (steps,) + codec.step_shape
+    window = {"notes": notes, "stride": stride, "stride_unit": codec.window_unit}
+    return codec, per_split, window, (notes,) + codec.step_shape
 
 
 # -- command line --------------------------------------------------------------------------------
@@ -570,7 +621,7 @@ def build_parser() -> Parser:
                         help="folder, file, music21:NAME, shared:groove or shared:nottingham "
                              "(several allowed); without -o the last one is OUT_DIR")
     parser.add_argument("-o", "--out", metavar="OUT_DIR", help="dataset folder to write")
-    parser.add_argument("--kind", choices=KINDS, default="mel", help="representation (codec)")
+    parser.add_argument("--kind", choices=kinds(), default="mel", help="representation (codec)")
     parser.add_argument("--bars", type=int, default=2,
                         help="window length in 4/4 bars (mel, drums, trio, groove)")
     parser.add_argument("--fold-2-4", action="store_true",
@@ -582,7 +633,15 @@ def build_parser() -> Parser:
                         help="augment train with every transposition in LOW..HIGH semitones")
     parser.add_argument("--min-pitch", type=int, default=21, help="lowest melody pitch")
     parser.add_argument("--max-pitch", type=int, default=108, help="highest melody pitch")
-    parser.add_argument("--gap-bars", type=float, default=1.0, help="silence that ends a melody, in bars")
+    parser.add_argument("--gap-bars", type=float, default=None,
+                        help="silence that ends a melody or drum track, in bars (default 1); trio: "
+                             "bars a part may rest at a window's edge (default 2, Magenta's)")
+    parser.add_argument("--max-bars", type=int, default=None,
+                        help="cut each melody or drum track after N bars before windowing, as "
+                             "Magenta's configs (default 100; trio: the piece, 1024; 0: no cap)")
+    parser.add_argument("--programs", type=int, nargs=2, default=None, metavar=("LOW", "HIGH"),
+                        help="mel: read only instruments with these GM programs (default: 0 31 "
+                             "for --bars 2, as Magenta's 2-bar configs; every program otherwise)")
     parser.add_argument("--trio-without-drums", action="store_true",
                         help="accept trio windows that have melody and bass but no drum track")
     parser.add_argument("--trio-voices", action="store_true",
@@ -620,8 +679,14 @@ def _check_args(parser: Parser, args) -> None:
                         ("--shard-size", args.shard_size)):
         if value is not None and value < 1:
             parser.error(f"{flag} must be at least 1")
-    if not args.gap_bars > 0:
+    if args.gap_bars is not None and not args.gap_bars > 0:
         parser.error("--gap-bars must be more than 0")
+    if args.kind == "trio" and args.gap_bars is not None and args.gap_bars != int(args.gap_bars):
+        parser.error("--gap-bars must be a whole number of bars for --kind trio")
+    if args.max_bars is not None and args.max_bars < 0:
+        parser.error("--max-bars must be 0 (no cap) or more")
+    if args.programs is not None and not 0 <= args.programs[0] <= args.programs[1] <= 127:
+        parser.error("--programs LOW HIGH must be in 0..127, lowest first")
 
 
 def report(out_dir, manifest: dict) -> str:
@@ -657,7 +722,8 @@ def main(argv=None) -> int:
             shard_size=args.shard_size, progress=not args.quiet, min_pitch=args.min_pitch,
             max_pitch=args.max_pitch, gap_bars=args.gap_bars,
             trio_require_drums=not args.trio_without_drums, trio_voices=args.trio_voices,
-            steps_per_quarter=args.steps_per_quarter, fold_2_4=args.fold_2_4)
+            steps_per_quarter=args.steps_per_quarter, fold_2_4=args.fold_2_4,
+            max_bars=args.max_bars, programs=tuple(args.programs) if args.programs else None)
     except (PrepareError, DatasetError, CodecError) as exc:
         return fail(exc)
     except OSError as exc:

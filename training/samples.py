@@ -7,6 +7,10 @@
     input.mid                     the first validation window (the first train window without one)
     reconstruction.mid            its greedy reconstruction from z = the posterior mean
 
+and beside each ``NAME.mid`` a ``NAME.wav`` when :mod:`runtime.audio` can render (FluidSynth and
+a General MIDI SoundFont, as ``python -m runtime.render --wav``). Without them the run goes on
+with MIDI only, and says so once (one line on stderr per setting of PATH and
+``LATENTBRIDGE_SOUNDFONT``); a WAV that fails to render is left out, said once too.
 Tokens become clips through the dataset's own codec (the one the runtime plays), for every model
 kind through :class:`training.evaluate.ModelAdapter`. The folder is written under a temporary
 name and renamed into place. From Python::
@@ -19,12 +23,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
+from runtime.audio import SOUNDFONT_ENV, AudioError, find_synth
 from runtime.files import user_umask
 from runtime.midi_io import write_midi
 
@@ -32,14 +40,58 @@ from .evaluate import ModelAdapter
 
 #: prior samples per step
 PRIOR_SAMPLES = 3
+#: (fluidsynth on PATH, $LATENTBRIDGE_SOUNDFONT) -> the synth found, or None (said once)
+_SYNTHS: dict = {}
+_SAID: set = set()
+
+
+def _note_once(message: str) -> None:
+    if message not in _SAID:
+        _SAID.add(message)
+        tqdm.write(f"note: {message}", file=sys.stderr)
+
+
+def sample_synth():
+    """The synthesizer for the samples' WAVs (:func:`runtime.audio.find_synth`), or None when
+    there is none: said once, the run goes on with MIDI only::
+
+        >>> sample_synth()          # FluidSynth and a GM SoundFont installed
+        Synth(program='/usr/bin/fluidsynth', soundfont=PosixPath('/usr/share/sounds/sf2/...'), ...)
+    """
+    key = (shutil.which("fluidsynth"), os.environ.get(SOUNDFONT_ENV))
+    if key not in _SYNTHS:
+        try:
+            _SYNTHS[key] = find_synth()
+        except AudioError as exc:
+            _SYNTHS[key] = None
+            _note_once("sample MIDI only, no WAV beside it: " +
+                       str(exc).replace("--wav needs", "a WAV needs"))
+    return _SYNTHS[key]
+
+
+def _render_wavs(synth, names: list[str], tmp: Path, folder: Path) -> list[Path]:
+    """``tmp/NAME.wav`` for each ``tmp/NAME.mid``, FluidSynth processes side by side (one per
+    core: the training waits the shortest time); returns the WAVs as they will be in
+    ``folder``. A render that fails is left out and said once: never a reason to stop."""
+    def one(name: str) -> Path | None:
+        try:
+            synth.render(tmp / f"{name}.mid", tmp / f"{name}.wav")
+            return folder / f"{name}.wav"
+        except AudioError as exc:   # listening aid only
+            _note_once(f"a sample WAV was not written ({exc})")
+            return None
+
+    with ThreadPoolExecutor(max_workers=max(1, min(len(names), os.cpu_count() or 1))) as pool:
+        return [path for path in pool.map(one, names) if path is not None]
 
 
 @torch.no_grad()
 def write_samples(model, dataset, folder, seed: int = 0, count: int = PRIOR_SAMPLES,
-                  device: str | torch.device = "cpu") -> list[Path]:
+                  device: str | torch.device = "cpu", audio: bool = True) -> list[Path]:
     """Write ``count`` prior samples and one reconstruction of ``dataset``'s first window as MIDI
-    into ``folder`` (replaced if it exists); returns the files written. Leaves ``model`` in the
-    mode it was in and the global random state alone (a seeded generator draws z)."""
+    (and, with ``audio`` and a synthesizer, WAV) into ``folder`` (replaced if it exists);
+    returns the files written. Leaves ``model`` in the mode it was in and the global random
+    state alone (a seeded generator draws z)."""
     folder = Path(folder)
     adapter = ModelAdapter(model)
     was_training = model.training
@@ -56,6 +108,7 @@ def write_samples(model, dataset, folder, seed: int = 0, count: int = PRIOR_SAMP
     named = [(f"prior_{i + 1}", tokens) for i, tokens in enumerate(prior)]
     named += [("input", batch["tokens"][0].cpu().numpy()), ("reconstruction", reconstruction[0])]
 
+    synth = sample_synth() if audio else None
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
@@ -67,6 +120,8 @@ def write_samples(model, dataset, folder, seed: int = 0, count: int = PRIOR_SAMP
                 continue
             write_midi(clip, tmp / f"{name}.mid")
             written.append(folder / f"{name}.mid")
+        if synth is not None:
+            written += _render_wavs(synth, [p.stem for p in written], tmp, folder)
         os.chmod(tmp, 0o777 & ~user_umask())   # mkdtemp makes 0700 folders
         if folder.exists():
             shutil.rmtree(folder)

@@ -20,7 +20,7 @@ SIGTERM finish the step under way, save the checkpoint and say "saved checkpoint
   atomically), and ``best.pt`` whenever the validation reconstruction loss is the lowest so far
   (export either one: on a small dataset such as Groove the last checkpoint may have started to
   overfit);
-- ``samples/step_NNNNN/*.mid`` every ``train.sample_every`` steps (training.samples).
+- ``samples/step_NNNNN/*.mid`` (and ``.wav``) every ``train.sample_every`` steps (training.samples).
 
 After its first steps a run that would take more than a day on this machine prints a warning
 with its estimate. ``python -m training.plot RUN_DIR`` draws the curves.
@@ -46,6 +46,7 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +60,7 @@ from runtime.cli import USAGE, Parser, fail
 from runtime.files import atomic_path
 
 from . import schedules
-from .configs import CONFIGS, Config, ConfigError, get_config
+from .registry import CONFIGS, Config, ConfigError, get_config
 from .data import DatasetError, WindowDataset
 from .models import Model, build_model
 from .samples import write_samples
@@ -251,10 +252,87 @@ def train(cfg: Config, data_dir, out_dir, progress: bool = True) -> dict:
 
 def _train(cfg: Config, data_dir: Path, out_dir: Path, rank: int, world: int, local_rank: int,
            progress: bool) -> dict:
+    """One rank's run, top to bottom: data, model (resumed), run folder, then the steps."""
     t = cfg.train
     if t.threads > 0:
         torch.set_num_threads(t.threads)
     device = pick_device(t.device, local_rank)
+    train_set, valid_set = _datasets(cfg, data_dir, world)
+    ckpt_path = out_dir / CHECKPOINT
+    model, optimizer, state = _model(cfg, data_dir, ckpt_path, device)
+    if rank == 0:
+        _start_run_folder(cfg, out_dir, state.done, ckpt_path)
+    if world > 1:
+        ddp_model = DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    else:
+        ddp_model = model
+    batches = _Batches(train_set, t, rank, world)
+    record = _Record(cfg, out_dir, state.done, progress) if rank == 0 else None
+    sample_every = t.eval_every if t.sample_every < 0 else t.sample_every
+    sample_set = valid_set if valid_set is not None else train_set
+    metrics: dict = {}
+
+    def save(path: Path) -> None:
+        save_checkpoint(path, model, optimizer, state.done, cfg, cfg.codec,
+                        nan_steps=state.nan_steps, best_valid_recon=state.best,
+                        data_dir=cfg.data.path)
+
+    try:
+        with _StopOnSignal() as stop:
+            for step in range(state.done, t.steps):
+                # the batch and every random number of this step are functions of (seed, step, rank)
+                batch = batches.at(step, device)
+                torch.manual_seed(t.seed * 1_000_003 + step * 131 + rank)
+                metrics = _optimize(ddp_model, model, optimizer, batch, step, t, world, state)
+                checkpointed = state.due(t.checkpoint_every, t.steps)
+                if rank == 0:
+                    record.train(metrics)
+                    if valid_set is not None and state.due(t.eval_every, t.steps):
+                        valid = evaluate(model, valid_set, cfg, step, device)
+                        record.valid(valid, state.done)
+                        if valid.get("valid_recon", math.inf) < state.best:
+                            state.best = valid["valid_recon"]
+                            save(out_dir / BEST)
+                    if sample_every > 0 and state.due(sample_every, t.steps):
+                        sample_every = _write_samples(model, sample_set, out_dir, state.done,
+                                                      t.seed, device, sample_every)
+                    if checkpointed:
+                        record.flush()
+                        save(ckpt_path)
+                if stop.agreed(world, device):
+                    if rank == 0:
+                        record.flush()
+                        if not checkpointed:
+                            save(ckpt_path)
+                        record.close()
+                        _say(f"{signal.Signals(stop.signum).name}: saved checkpoint at step "
+                             f"{state.done} in {ckpt_path}; rerun the same command to continue")
+                    raise TrainingInterrupted(stop.signum, state.done)
+    finally:
+        if record is not None:
+            record.close()
+    return metrics
+
+
+@dataclass
+class _State:
+    """Where a run stands (a checkpoint carries it over): steps done, non-finite steps so far
+    (and in a row, not saved), the lowest validation reconstruction loss."""
+
+    done: int = 0
+    nan_steps: int = 0
+    best: float = math.inf
+    bad_in_a_row: int = 0
+
+    def due(self, every: int, total: int) -> bool:
+        """Whether the work done every ``every`` steps (and after the last) is due now."""
+        return self.done % every == 0 or self.done == total
+
+
+def _datasets(cfg: Config, data_dir: Path, world: int):
+    """(train split, valid split or None); the config's codec-given sizes filled from the data."""
+    t = cfg.train
     train_set = WindowDataset(data_dir, "train", cfg.data.transpose)
     fit_to_dataset(cfg, train_set)
     cfg.data.path = str(data_dir.resolve())   # export and evaluate find the run's real data
@@ -263,19 +341,21 @@ def _train(cfg: Config, data_dir: Path, out_dir: Path, rank: int, world: int, lo
         valid_set.codec = train_set.codec  # with the config's input options (fit_to_dataset)
     if valid_set is not None and len(valid_set) == 0:
         valid_set = None
-    per_rank = t.batch_size // world
-    if per_rank < 1 or len(train_set) < t.batch_size:
+    if t.batch_size // world < 1 or len(train_set) < t.batch_size:
         raise TrainingError(f"batch size {t.batch_size} does not fit {len(train_set)} training "
                             f"windows on {world} process(es)")
+    return train_set, valid_set
 
-    torch.manual_seed(t.seed)
+
+def _model(cfg: Config, data_dir: Path, ckpt_path: Path, device: torch.device):
+    """(model, optimizer, state): built from the seed, or resumed from ``ckpt_path``."""
+    torch.manual_seed(cfg.train.seed)
     try:
         model = build_model(cfg.model).to(device)
     except ValueError as exc:  # e.g. a 16-bar hierarchical config on 2-bar windows
         raise TrainingError(f"config {cfg.name} does not fit {data_dir}: {exc}") from None
-    optimizer = torch.optim.Adam(model.parameters(), lr=t.learning_rate)
-    ckpt_path, metrics_path = out_dir / CHECKPOINT, out_dir / METRICS
-    start, nan_steps, best = 0, 0, math.inf
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.learning_rate)
+    state = _State()
     if ckpt_path.exists():
         ckpt = read_checkpoint(ckpt_path, device)
         saved = Config.from_dict(ckpt["config"])
@@ -284,123 +364,119 @@ def _train(cfg: Config, data_dir: Path, out_dir: Path, rank: int, world: int, lo
                                 "with these settings; use another --out")
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
-        start, nan_steps = int(ckpt["step"]), int(ckpt.get("nan_steps", 0))
-        best = float(ckpt.get("best_valid_recon", best))
-    if rank == 0:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        if start:
-            _say(f"resuming from step {start} ({ckpt_path})")
-        kept = [m for m in upgrade_metrics(read_metrics(metrics_path)) if m.get("step", 0) <= start]
-        write_metrics(metrics_path, kept)
-        config_json = json.dumps(cfg.to_dict(), indent=1) + "\n"
-        _atomic_write(out_dir / "config.json", lambda tmp: Path(tmp).write_text(config_json))
-    sample_every = t.eval_every if t.sample_every < 0 else t.sample_every
-    sample_set = valid_set if valid_set is not None else train_set
+        state = _State(int(ckpt["step"]), int(ckpt.get("nan_steps", 0)),
+                       float(ckpt.get("best_valid_recon", math.inf)))
+    return model, optimizer, state
 
-    if world > 1:
-        ddp_model = DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
+
+def _start_run_folder(cfg: Config, out_dir: Path, start: int, ckpt_path: Path) -> None:
+    """The run folder with config.json and the metrics of the steps done so far (rank 0)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if start:
+        _say(f"resuming from step {start} ({ckpt_path})")
+    metrics_path = out_dir / METRICS
+    kept = [m for m in upgrade_metrics(read_metrics(metrics_path)) if m.get("step", 0) <= start]
+    write_metrics(metrics_path, kept)
+    config_json = json.dumps(cfg.to_dict(), indent=1) + "\n"
+    _atomic_write(out_dir / "config.json", lambda tmp: Path(tmp).write_text(config_json))
+
+
+class _Batches:
+    """One rank's training batches: ``at(step)`` is a function of (seed, step, rank) only, so a
+    resumed run sees exactly the batches it would have seen (DistributedSampler: each epoch one
+    permutation of the windows, each rank its share)."""
+
+    def __init__(self, dataset: WindowDataset, t, rank: int, world: int):
+        self.dataset, self.seed, self.rank = dataset, t.seed, rank
+        self.sampler = DistributedSampler(range(len(dataset)), num_replicas=world, rank=rank,
+                                          shuffle=True, seed=t.seed, drop_last=True)
+        self.per_rank = t.batch_size // world
+        self.per_epoch = len(self.sampler) // self.per_rank
+        self.epoch, self.order = None, None
+
+    def at(self, step: int, device: torch.device) -> dict:
+        if self.epoch != step // self.per_epoch:
+            self.epoch = step // self.per_epoch
+            self.sampler.set_epoch(self.epoch)
+            self.order = list(self.sampler)
+        first = (step % self.per_epoch) * self.per_rank
+        rng = np.random.default_rng([self.seed, step, self.rank])
+        batch = self.dataset.batch(self.order[first:first + self.per_rank], rng)
+        return {k: v.to(device) for k, v in batch.items()}
+
+
+def _optimize(ddp_model, model: Model, optimizer, batch: dict, step: int, t, world: int,
+              state: _State) -> dict:
+    """One optimizer step (skipped when the gradient is not finite or too large) -> the step's
+    metrics line; ``t.max_bad_steps`` non-finite steps in a row raise TrainingError."""
+    lr = schedules.learning_rate(step, t.learning_rate, t.min_learning_rate, t.decay_rate)
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    loss, metrics = ddp_model(batch, step)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip))
+
+    # grad_norm is the same on every rank after DDP's all-reduce: all ranks agree to skip
+    finite = math.isfinite(grad_norm) and (world > 1 or math.isfinite(loss.item()))
+    if finite and grad_norm < t.grad_norm_clip_to_zero:
+        optimizer.step()
+        state.bad_in_a_row, skipped = 0, 0
     else:
-        ddp_model = model
-    sampler = DistributedSampler(range(len(train_set)), num_replicas=world, rank=rank,
-                                 shuffle=True, seed=t.seed, drop_last=True)
-    batches_per_epoch = len(sampler) // per_rank
-    epoch, order = None, None
-    log = open(metrics_path, "a") if rank == 0 else None
-    board = _tensorboard(out_dir, start) if rank == 0 else None
-    bar = tqdm(total=t.steps, initial=start, desc=cfg.name, unit="step", dynamic_ncols=True,
-               disable=not progress or rank != 0)
-    eta = _EtaCheck(cfg.name, t.steps) if rank == 0 else None
-    bad_in_a_row, metrics, done = 0, {}, start
+        optimizer.zero_grad(set_to_none=True)
+        skipped = 1
+        if not finite:
+            state.nan_steps += 1
+            state.bad_in_a_row += 1
+            if state.bad_in_a_row >= t.max_bad_steps:
+                raise TrainingError(
+                    f"training diverged: {state.bad_in_a_row} steps in a row with a non-finite "
+                    f"loss or gradient (step {step + 1}); lower train.learning_rate or "
+                    "check the data")
+    # steps are counted 1-based in the logs, as in checkpoints: "step N" = N steps done
+    state.done = step + 1
+    return {"step": state.done, "time": round(time.time(), 3), **metrics, "lr": lr,
+            "grad_norm": grad_norm, "skipped": skipped, "nan_steps": state.nan_steps}
 
-    def save(path, **extra):
-        save_checkpoint(path, model, optimizer, done, cfg, cfg.codec, nan_steps=nan_steps,
-                        best_valid_recon=best, data_dir=cfg.data.path, **extra)
 
-    try:
-        with _StopOnSignal() as stop:
-            for step in range(start, t.steps):
-                # the batch and every random number of this step are functions of (seed, step, rank)
-                if epoch != step // batches_per_epoch:
-                    epoch = step // batches_per_epoch
-                    sampler.set_epoch(epoch)
-                    order = list(sampler)
-                first = (step % batches_per_epoch) * per_rank
-                rng = np.random.default_rng([t.seed, step, rank])
-                batch = {k: v.to(device) for k, v in
-                         train_set.batch(order[first:first + per_rank], rng).items()}
-                torch.manual_seed(t.seed * 1_000_003 + step * 131 + rank)
+class _Record:
+    """Rank 0's account of the run: metrics.jsonl, TensorBoard events, the progress bar and the
+    ETA warning. ``close`` is safe twice."""
 
-                lr = schedules.learning_rate(step, t.learning_rate, t.min_learning_rate, t.decay_rate)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                loss, metrics = ddp_model(batch, step)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip))
+    def __init__(self, cfg: Config, out_dir: Path, start: int, progress: bool):
+        self.total = cfg.train.steps
+        self.log = open(out_dir / METRICS, "a")
+        self.board = _tensorboard(out_dir, start)
+        self.bar = tqdm(total=self.total, initial=start, desc=cfg.name, unit="step",
+                        dynamic_ncols=True, disable=not progress)
+        self.eta = _EtaCheck(cfg.name, self.total)
 
-                # grad_norm is the same on every rank after DDP's all-reduce: all ranks agree to skip
-                finite = math.isfinite(grad_norm) and (world > 1 or math.isfinite(loss.item()))
-                if finite and grad_norm < t.grad_norm_clip_to_zero:
-                    optimizer.step()
-                    bad_in_a_row, skipped = 0, 0
-                else:
-                    optimizer.zero_grad(set_to_none=True)
-                    skipped = 1
-                    if not finite:
-                        nan_steps += 1
-                        bad_in_a_row += 1
-                        if bad_in_a_row >= t.max_bad_steps:
-                            raise TrainingError(
-                                f"training diverged: {bad_in_a_row} steps in a row with a non-finite "
-                                f"loss or gradient (step {step + 1}); lower train.learning_rate or "
-                                "check the data")
-                # steps are counted 1-based in the logs, as in checkpoints: "step N" = N steps done
-                done = step + 1
-                metrics = {"step": done, "time": round(time.time(), 3), **metrics, "lr": lr,
-                           "grad_norm": grad_norm, "skipped": skipped, "nan_steps": nan_steps}
-                if rank == 0:
-                    log.write(json.dumps(metrics) + "\n")
-                    _board_scalars(board, "train", metrics, done)
-                    if done % 10 == 1 or done == t.steps:
-                        log.flush()
-                        bar.set_postfix(loss=f"{metrics['loss']:.3g}",
-                                        acc=f"{metrics['accuracy']:.3f}", refresh=False)
-                    bar.update(1)
-                    eta.tick(done)
+    def train(self, metrics: dict) -> None:
+        done = metrics["step"]
+        self.log.write(json.dumps(metrics) + "\n")
+        _board_scalars(self.board, "train", metrics, done)
+        if done % 10 == 1 or done == self.total:
+            self.log.flush()
+            self.bar.set_postfix(loss=f"{metrics['loss']:.3g}", acc=f"{metrics['accuracy']:.3f}",
+                                 refresh=False)
+        self.bar.update(1)
+        self.eta.tick(done)
 
-                if rank == 0 and valid_set is not None and (done % t.eval_every == 0 or done == t.steps):
-                    valid = evaluate(model, valid_set, cfg, step, device)
-                    log.write(json.dumps({"step": done, "time": round(time.time(), 3),
-                                          "split": "valid", **valid}) + "\n")
-                    log.flush()
-                    _board_scalars(board, "valid", valid, done)
-                    if valid.get("valid_recon", math.inf) < best:
-                        best = valid["valid_recon"]
-                        save(out_dir / BEST)
-                if rank == 0 and sample_every > 0 and (done % sample_every == 0 or done == t.steps):
-                    sample_every = _write_samples(model, sample_set, out_dir, done, t.seed, device,
-                                                  sample_every)
-                checkpointed = done % t.checkpoint_every == 0 or done == t.steps
-                if rank == 0 and checkpointed:
-                    log.flush()
-                    save(ckpt_path)
-                if stop.agreed(world, device):
-                    if rank == 0:
-                        log.flush()
-                        if not checkpointed:
-                            save(ckpt_path)
-                        bar.close()
-                        _say(f"{signal.Signals(stop.signum).name}: saved checkpoint at step {done} "
-                             f"in {ckpt_path}; rerun the same command to continue")
-                    raise TrainingInterrupted(stop.signum, done)
-    finally:
-        bar.close()
-        if log is not None:
-            log.close()
-        if board is not None:
-            board.close()
-    return metrics
+    def valid(self, valid: dict, done: int) -> None:
+        self.log.write(json.dumps({"step": done, "time": round(time.time(), 3), "split": "valid",
+                                   **valid}) + "\n")
+        self.log.flush()
+        _board_scalars(self.board, "valid", valid, done)
+
+    def flush(self) -> None:
+        self.log.flush()
+
+    def close(self) -> None:
+        self.bar.close()
+        self.log.close()
+        if self.board is not None:
+            self.board.close()
+            self.board = None
 
 
 def _say(message: str) -> None:

@@ -22,11 +22,12 @@ first pitch (36, 38, 42, 46, 45, 48, 50, 49, 51) as a one-step note on the drum 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from ..music import Clip, Note
+from ..music import DRUM_CHANNEL, Clip, Note
 from .base import Codec, CodecError, register
 from .melody import check_grid, clip_steps, on_grid
 
@@ -51,6 +52,8 @@ class DrumsCodec(Codec):
     """Drum clip <-> int64 tokens [T] in 0..2**classes-1; ``to_input`` is the roll [T, classes+1]."""
 
     name = "drums"
+    prepare_kind = "drums"
+    one_hot_steps = True
 
     def __init__(self, steps_per_quarter: int = 4, velocity: int = 80,
                  pitch_classes: list[list[int]] | None = None):
@@ -81,6 +84,16 @@ class DrumsCodec(Codec):
             if drum_class is not None and step < steps:
                 tokens[step] |= 1 << drum_class
         return tokens
+
+    def fit(self, clip: Clip, beats: float, steps_per_quarter: int) -> Clip:
+        """The clip on the grid (:meth:`Codec.fit`), every note a drum hit (a clip from a drum
+        rack need not be flagged as drums)."""
+        clip = super().fit(clip, beats, steps_per_quarter)
+        return clip.copy(notes=[replace(n, is_drum=True) for n in clip.notes], is_drum=True)
+
+    def channel_of(self, note: Note, channel: int) -> int:
+        """Every note on the General MIDI drum channel."""
+        return DRUM_CHANNEL
 
     def decode_notes(self, tokens, track: int = 0) -> list[Note]:
         tokens = np.asarray(tokens)

@@ -81,6 +81,7 @@ class GrooveCodec(Codec):
     """Drum performance <-> int64 tokens [T, 3 * classes] (hits | velocities | offsets)."""
 
     name = "groove"
+    prepare_kind = "groove"
     #: parameters that change only :meth:`to_input`, never the tokens: a dataset prepared once
     #: serves every input transform (training.train takes them from the config)
     input_options = ("input_transform",)
@@ -111,6 +112,7 @@ class GrooveCodec(Codec):
         self.data_class_of = _class_map(self.pitch_classes)
         self.class_of = _class_map(self.inference_pitch_classes)
         self.input_depth = self.output_depth = 3 * self.num_classes
+        self.step_shape = (3 * self.num_classes,)
 
     @property
     def steps_per_bar(self) -> int:
@@ -143,6 +145,15 @@ class GrooveCodec(Codec):
             tokens[step, c + drum] = min(int(n.velocity), 127)
             tokens[step, 2 * c + drum] = max(1 - units // 2, min(units // 2, offset))
         return tokens
+
+    def fit(self, clip: Clip, beats: float, steps_per_quarter: int) -> Clip:
+        """The clip read as 4/4 with its timing and velocities kept (a groove is played off the
+        grid) and not cut (its tokens are): every note a drum hit, or for a ``tap`` model a tap
+        (:meth:`as_taps`)."""
+        clip = clip.copy(time_signature=(4, 4), tempo_changes=[], meter_changes=[])
+        if self.input_transform == "tap":
+            return self.as_taps(clip)
+        return clip.copy(notes=[replace(n, is_drum=True) for n in clip.notes], is_drum=True)
 
     def as_taps(self, clip: Clip) -> Clip:
         """Every note of ``clip`` (any instrument, any pitch) as a drum hit of the tap class,

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..music import Clip, Note
-from .base import Codec, CodecError, register
+from .base import Codec, CodecError, PitchedPart, highest_voice, into_range, register
 
 NO_EVENT = 0
 NOTE_OFF = 1
@@ -61,6 +61,8 @@ class MelodyCodec(Codec):
     """Monophonic melody <-> int64 classes [T]; ``to_input`` is the one-hot [T, C] float32."""
 
     name = "melody"
+    prepare_kind = "mel"
+    one_hot_steps = True
 
     def __init__(self, min_pitch: int = 21, max_pitch: int = 108, steps_per_quarter: int = 4,
                  velocity: int = 80):
@@ -72,6 +74,12 @@ class MelodyCodec(Codec):
         self.velocity = int(velocity)
         self.num_classes = self.max_pitch - self.min_pitch + 1 + FIRST_PITCH_CLASS
         self.input_depth = self.output_depth = self.num_classes
+        self.pitched_parts = (PitchedPart(None, self.num_classes, FIRST_PITCH_CLASS),)
+
+    @classmethod
+    def for_dataset(cls, clips=(), min_pitch: int = 21, max_pitch: int = 108,
+                    steps_per_quarter: int = 4) -> "MelodyCodec":
+        return cls(min_pitch, max_pitch)
 
     @property
     def steps_per_bar(self) -> int:
@@ -107,6 +115,13 @@ class MelodyCodec(Codec):
                 tokens[end] = NOTE_OFF
             previous_end = max(end, start + 1)
         return tokens
+
+    def fit(self, clip: Clip, beats: float, steps_per_quarter: int) -> Clip:
+        """The clip on the grid (:meth:`Codec.fit`) as one line: drum notes dropped, pitches
+        folded by octaves into the range, the highest voice kept."""
+        clip = super().fit(clip, beats, steps_per_quarter)
+        notes = [into_range(n, self.min_pitch, self.max_pitch) for n in clip.notes if not n.is_drum]
+        return clip.copy(notes=highest_voice(notes))
 
     # -- tokens -> clip ---------------------------------------------------------------------
     def decode_notes(self, tokens, program: int = 0, track: int = 0) -> list[Note]:

@@ -1,4 +1,5 @@
-"""Note events (dT, T, P): one token triple per note, for any meter and any polyphony (seed 000).
+"""Note events (dT, T, P): one token triple per note, for any meter and any polyphony
+(Wang et al. 2019, "Modeling Melodic Feature Dependency with Modularized Variational Auto-Encoder").
 
 Each note becomes three indices: ``dT`` (onset distance from the previous note, 0 for a note
 struck together with the previous one, so chords need no special case), ``T`` (duration) and
@@ -10,7 +11,7 @@ built from the training data::
     >>> from runtime.codecs.note_events import NoteEventCodec, segments
     >>> codec = NoteEventCodec.build(clips, ticks_per_quarter=12)   # dictionaries from the data
     >>> tokens = codec.encode(clip)           # int64 [notes, 3]: (dT index, T index, P index)
-    >>> windows = segments(tokens)            # int64 [k, 100, 3], 100 notes, stride 50 (seed 000)
+    >>> windows = segments(tokens)            # int64 [k, 100, 3], 100 notes, stride 50, as Wang et al.
     >>> clip_again = codec.decode(tokens, tempo=clip.tempo, time_signature=clip.time_signature)
     >>> codec_from_config(codec.config())     # dictionaries travel inside the config (JSON)
 
@@ -34,7 +35,7 @@ import numpy as np
 
 from ..music import Clip, Note
 from ..quantize import to_steps
-from .base import Codec, CodecError, register
+from .base import Codec, CodecError, PitchedPart, into_range, register
 
 # A dictionary that covers common note values at 12 ticks per quarter, for a codec built
 # without data (codec_from_config({"name": "note_events"})); real models store their own.
@@ -53,6 +54,10 @@ class NoteEventCodec(Codec):
     """
 
     name = "note_events"
+    prepare_kind = "notes"
+    window_unit = "notes"
+    built_from_data = True
+    step_shape = (3,)
 
     def __init__(self, ticks_per_quarter: int = 12, dt_values: Sequence[int] = _DEFAULT_DT,
                  duration_values: Sequence[int] = _DEFAULT_T, min_pitch: int = 0,
@@ -76,6 +81,8 @@ class NoteEventCodec(Codec):
         self.input_depth = 3
         self.output_depth = sum(self.field_sizes)
         self.output_depths = self.field_sizes  # one softmax per field (training.train reads it)
+        # the pitch field: index 0 is the lowest pitch, every index a semitone
+        self.pitched_parts = (PitchedPart(2, self.field_sizes[2], 0),)
 
     # -- building from data -------------------------------------------------------------------
 
@@ -106,7 +113,19 @@ class NoteEventCodec(Codec):
         dt_values = sorted(set(keep(dts)) | {0})
         return cls(ticks_per_quarter, dt_values, keep(durations), min_pitch, max_pitch, velocity)
 
+    @classmethod
+    def for_dataset(cls, clips=(), min_pitch: int = 21, max_pitch: int = 108,
+                    steps_per_quarter: int = 4) -> "NoteEventCodec":
+        return cls.build(clips, min_pitch=min_pitch, max_pitch=max_pitch)
+
     # -- the codec ----------------------------------------------------------------------------
+
+    def fit(self, clip: Clip, beats: float, steps_per_quarter: int) -> Clip:
+        """The clip in its own meter, chords kept, not quantised: drum notes dropped, pitches
+        folded by octaves into the range, cut to ``beats`` (``steps_per_quarter`` is not used)."""
+        notes = [into_range(n, self.min_pitch, self.max_pitch) for n in clip.notes if not n.is_drum]
+        return clip.copy(notes=notes, is_drum=False, tempo_changes=[],
+                         meter_changes=[]).slice(0.0, beats)
 
     def encode(self, clip: Clip) -> np.ndarray:
         """int64 ``[notes, 3]``; raises :class:`CodecError` for a pitch outside the range."""
@@ -158,7 +177,7 @@ def segments(tokens: np.ndarray, length: int = 100, stride: int = 50) -> np.ndar
         >>> segments(np.zeros((250, 3), np.int64)).shape
         (4, 100, 3)
 
-    A piece shorter than ``length`` gives no window (seed 000 trains on full 100-note segments).
+    A piece shorter than ``length`` gives no window (Wang et al. train on full 100-note segments).
     """
     if length < 1 or stride < 1:
         raise ValueError("length and stride must be at least 1")

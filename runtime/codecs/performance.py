@@ -1,4 +1,5 @@
-"""Performance events (Oore et al., seed 002): 388 tokens of note-on, note-off, time-shift, velocity.
+"""Performance events (Oore et al. 2018, "This Time with Feeling"): 388 tokens of note-on,
+note-off, time-shift, velocity.
 
 Time runs in real seconds, so expressive timing and dynamics survive (the language-model
 baseline reads this)::
@@ -56,6 +57,8 @@ class PerformanceCodec(Codec):
     """Note-on / note-off / time-shift / velocity events; ``output_depth`` = 388 by default."""
 
     name = "performance"
+    prepare_kind = "performance"
+    window_unit = "events"
 
     def __init__(self, steps_per_second: int = 100, max_shift_steps: int = 100,
                  velocity_bins: int = 32):

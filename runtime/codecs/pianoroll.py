@@ -1,4 +1,6 @@
-"""Piano roll: a 128-wide multi-hot vector per step, read with binary cross-entropy (seed 003).
+"""Piano roll: a 128-wide multi-hot vector per step, read with binary cross-entropy
+(MuseBar, IDA 2022: "MuseBar: Alleviating Posterior Collapse in Recurrent VAEs Toward Music
+Generation").
 
     >>> from runtime.codecs.pianoroll import PianorollCodec, load_mat
     >>> codec = PianorollCodec(steps_per_quarter=4)
@@ -42,6 +44,8 @@ class PianorollCodec(Codec):
     name = "pianoroll"
     input_depth = PITCHES
     output_depth = PITCHES
+    prepare_kind = "pianoroll"
+    step_shape = (PITCHES,)
 
     def __init__(self, steps_per_quarter: int = 4, separate_repeats: bool = False,
                  velocity: int = 100, threshold: float = 0.5):
@@ -51,6 +55,11 @@ class PianorollCodec(Codec):
         self.separate_repeats = bool(separate_repeats)
         self.velocity = int(velocity)
         self.threshold = float(threshold)
+
+    @classmethod
+    def for_dataset(cls, clips=(), min_pitch: int = 21, max_pitch: int = 108,
+                    steps_per_quarter: int = 4) -> "PianorollCodec":
+        return cls(steps_per_quarter=steps_per_quarter)
 
     def encode(self, clip: Clip) -> np.ndarray:
         """uint8 ``[steps, 128]``; steps cover ``clip.length`` (and every note)."""

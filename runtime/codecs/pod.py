@@ -1,4 +1,6 @@
-"""Pitch class, octave, duration: three indices per note of a monophonic line (seed 004, VRASH).
+"""Pitch class, octave, duration: three indices per note of a monophonic line (VRASH:
+Tikhonov & Yamshchikov 2017, "Music Generation with Variational Recurrent Autoencoder Supported
+by History").
 
 Each event of the melody is (pitch class 0..11, or 12 for a rest; octave = pitch // 12, 0..10,
 0 for rests; index into a duration vocabulary). Rests are events of their own, so the line
@@ -44,6 +46,10 @@ class PodCodec(Codec):
     """(pitch class or rest, octave, duration index) per event; ``field_sizes`` = (13, 11, D)."""
 
     name = "pod"
+    prepare_kind = "pod"
+    window_unit = "notes"
+    built_from_data = True
+    step_shape = (3,)
 
     def __init__(self, ticks_per_quarter: int = 12, durations: Sequence[int] = _DEFAULT_DURATIONS,
                  polyphony: str = "top", velocity: int = 100):
@@ -61,6 +67,11 @@ class PodCodec(Codec):
         self.input_depth = 3
         self.output_depth = sum(self.field_sizes)
         self.output_depths = self.field_sizes  # one softmax per field (training.train reads it)
+
+    @classmethod
+    def for_dataset(cls, clips=(), min_pitch: int = 21, max_pitch: int = 108,
+                    steps_per_quarter: int = 4) -> "PodCodec":
+        return cls.build(clips)
 
     @classmethod
     def build(cls, clips: Iterable[Clip], ticks_per_quarter: int = 12,

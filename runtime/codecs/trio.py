@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from ..music import Clip, Note
-from .base import Codec, CodecError, register
+from ..music import DRUM_CHANNEL, Clip, Note
+from .base import Codec, CodecError, PitchedPart, highest_voice, into_range, register
 from .drums import DrumsCodec
-from .melody import MelodyCodec, check_grid, clip_steps
+from .melody import FIRST_PITCH_CLASS, MelodyCodec, check_grid, clip_steps
 
 MELODY_PROGRAMS = range(0, 32)
 BASS_PROGRAMS = range(32, 40)
@@ -55,6 +55,9 @@ class TrioCodec(Codec):
     #: the parts side by side in tokens [T, 3] and in the decoder's logits
     part_names = ("melody", "bass", "drums")
     parts = ("melody", "bass", "drums")
+    prepare_kind = "trio"
+    one_hot_steps = True
+    step_shape = (3,)
 
     def __init__(self, min_pitch: int = 21, max_pitch: int = 108, steps_per_quarter: int = 4,
                  velocity: int = 80, melody_program: int = 0, bass_program: int = 33,
@@ -77,6 +80,13 @@ class TrioCodec(Codec):
                               self.drums.output_depth)
         self.input_depth = sum(self.input_depths)
         self.output_depth = sum(self.output_depths)
+        self.pitched_parts = (PitchedPart(0, self.melody.num_classes, FIRST_PITCH_CLASS),
+                              PitchedPart(1, self.bass.num_classes, FIRST_PITCH_CLASS))
+
+    @classmethod
+    def for_dataset(cls, clips=(), min_pitch: int = 21, max_pitch: int = 108,
+                    steps_per_quarter: int = 4) -> "TrioCodec":
+        return cls(min_pitch, max_pitch)
 
     @property
     def steps_per_bar(self) -> int:
@@ -104,6 +114,33 @@ class TrioCodec(Codec):
             except CodecError as exc:
                 raise CodecError(f"trio {part}: {exc}") from None
         return np.stack(columns, axis=1) if steps else np.zeros((0, 3), dtype=np.int64)
+
+    @staticmethod
+    def part_of(note: Note) -> str | None:
+        """The part ``note`` plays in: see :func:`trio_part`."""
+        return trio_part(note)
+
+    def fit(self, clip: Clip, beats: float, steps_per_quarter: int) -> Clip:
+        """The clip on the grid (:meth:`Codec.fit`) as three parts: melody and bass each one
+        line (highest voice) folded into the range, the drums as they are; notes on programs
+        without a part are dropped."""
+        clip = super().fit(clip, beats, steps_per_quarter)
+        by_part = {part: [] for part in self.parts}
+        for n in clip.notes:
+            part = trio_part(n)
+            if part == "drums":
+                by_part[part].append(n)
+            elif part is not None:
+                codec = getattr(self, part)
+                by_part[part].append(into_range(n, codec.min_pitch, codec.max_pitch))
+        return clip.copy(notes=highest_voice(by_part["melody"]) + highest_voice(by_part["bass"])
+                         + by_part["drums"], is_drum=False)
+
+    def channel_of(self, note: Note, channel: int) -> int:
+        """Drums on the General MIDI drum channel, the bass one channel above the melody's."""
+        if note.is_drum:
+            return DRUM_CHANNEL
+        return (channel + 1) % 16 if trio_part(note) == "bass" else channel
 
     def decode(self, tokens: np.ndarray, **clip_fields) -> Clip:
         tokens = np.asarray(tokens)

@@ -297,24 +297,20 @@ def midi_sender(jack):
 def jack_scheduler(jack, midi_receiver):
     """Factory: ``(clock, scheduler, receiver)`` -- a clock at ``tempo``, a started Scheduler
     sending on a real "latentbridge out" JACK port, and a receiver listening to it. All closed
-    after the test (closing the scheduler twice only repeats its all-notes-off)."""
+    after the test, as ``with`` blocks (closing the scheduler twice only repeats its
+    all-notes-off)."""
+    from contextlib import ExitStack
+
     from bridge.clock import Clock
     from bridge.midi import open_ports
     from bridge.scheduler import Scheduler
 
-    made = []
-
-    def make(tempo: float = 120.0):
-        clock = Clock(tempo=tempo)
-        ports = open_ports(api="jack", use_input=False)
-        sched = Scheduler(clock, send=ports.send)
-        made.append((sched, ports))
-        receiver = midi_receiver()
-        sched.start()
-        return clock, sched, receiver
-    yield make
-    for sched, ports in made:
-        sched.close()
-        time.sleep(0.05)
-        ports.close()
+    with ExitStack() as stack:
+        def make(tempo: float = 120.0):
+            clock = Clock(tempo=tempo)
+            ports = stack.enter_context(open_ports(api="jack", use_input=False))
+            receiver = midi_receiver()
+            stack.callback(time.sleep, 0.05)    # the last notes-off reach JACK before the port goes
+            return clock, stack.enter_context(Scheduler(clock, ports)), receiver
+        yield make
 

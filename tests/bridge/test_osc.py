@@ -18,13 +18,13 @@ def _melody(shared_data, name="ashover1.mid", bars=2):
 
 
 def test_parse_args_types_and_coercion():
-    assert parse_args("/x", ["A", 8, 3.0], "sfi") == ["A", 8.0, 3]
-    assert parse_args("/x", ["A", 60, 0.0, 1, 100, 62, 1.0, 1.0, 90], "s(iffi)*")[5:] == \
+    assert parse_args(["A", 8, 3.0], "sfi") == ["A", 8.0, 3]
+    assert parse_args(["A", 60, 0.0, 1, 100, 62, 1.0, 1.0, 90], "s(iffi)*")[5:] == \
         [62, 1.0, 1.0, 90]
     for args, types in ([], "i"), (["A"], "f"), ([1.5], "i"), ([1, 2], "i"), \
                        (["A", 60, 0.0], "s(iffi)*"), ([float("nan")], "f"):
         with pytest.raises(OscArgError):
-            parse_args("/x", args, types)
+            parse_args(args, types)
 
 
 def test_garbage_flood_never_kills_the_server(make_bridge):

@@ -92,7 +92,7 @@ def test_slots_settings_and_models_stay_in_their_session(make_bridge, shared_dat
     status_a, status_b = a.expect("/lb/status"), b.expect("/lb/status")
     assert status_a[0] == "mel_2bar" and status_b[0] == "drums_2bar"
     assert status_a[5:8] == ["vary", 0.5, pytest.approx(0.3)]
-    assert status_b[5:8] == ["vary", 0.5, 1.0]
+    assert status_b[5:8] == ["vary", 0.5, 0.5]     # untouched: vary's own temperature
     assert (status_a[9], status_b[9]) == (len(clip.notes), 0)
     b.send("/lb/clip/get", "A")
     assert b.expect("/lb/clip/begin") == ["A", 0.0, 0]

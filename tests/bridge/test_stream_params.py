@@ -172,16 +172,13 @@ def test_without_virtual_ports_an_existing_loopmidi_port_is_used(jack):
     loop.set_callback(lambda event, _: got.append(event[0]))
     try:
         time.sleep(0.1)
-        ports = open_ports(virtual=False, api="jack", use_input=False)
-        try:
+        with open_ports(virtual=False, api="jack", use_input=False) as ports:
             assert "loopMIDI Port" in ports.out_name
             ports.send([0x90, 60, 100])
             deadline = time.monotonic() + 2.0
             while not got and time.monotonic() < deadline:
                 time.sleep(0.01)
             assert got == [[0x90, 60, 100]]
-        finally:
-            ports.close()
     finally:
         for client in (synth, loop):
             client.close_port()

@@ -229,3 +229,43 @@ def test_continue_stream_plays_phrases_that_go_on_from_slot_a(make_bridge, melod
     assert streamed == [(n.pitch, pytest.approx(n.start, abs=1e-4),
                          pytest.approx(n.end - n.start, abs=1e-4), n.velocity) for n in new.notes]
     assert [bars[b] for b in (3, 4, 5)] == [bars[b] for b in (0, 1, 2)] and bars[2]
+
+
+def test_note_event_model_continues_over_udp(make_bridge, shared_data):
+    """notes_poly (polyphonic note events) offers continue and answers with it in follow mode;
+    /lb/generate answers Engine.continue_ of slot A (melody and chords of a real tune), and a
+    stream plays phrases that go on from slot A: at temperature 0 each phrase is the same and
+    is what one continue_ call writes (it writes bar by bar, so chunks join seamlessly)."""
+    tune = read_midi(shared_data / "nottingham" / "full" / "ashover10.mid").slice(0.0, 8.0)
+    clip = Clip([Note(n.pitch, n.start, n.end, n.velocity) for n in tune.notes], length=8.0)
+    bridge, client = make_bridge(sender="thread", tempo=300.0)
+    _hello(client)
+    _load(client, "notes_poly")
+    client.send("/lb/modes")
+    assert client.expect("/lb/modes") == ["sample", "interpolate", "vary", "continue", "follow"]
+    client.send("/lb/follow/answer", "continue")
+    client.upload("A", clip)
+    client.expect("/lb/clip/ok")
+    client.send("/lb/mode", "continue")
+    client.send("/lb/continue/bars", 3)
+    client.send("/lb/temperature", 0.7)
+    client.send("/lb/seed", 11)
+    client.send("/lb/generate")
+    length, notes = _result(client)
+    engine = Engine.load("notes_poly", threads=1)
+    expected = engine.continue_(clip, bars=3, temperature=0.7, seed=11)
+    assert length == 20.0 == expected.length and notes == _as_args(expected)
+    assert notes[:len(clip.notes)] == _as_args(clip) and len(notes) > len(clip.notes)
+    session = bridge.sessions.get(("127.0.0.1", client.port))
+    assert session.params().answer == "continue"
+
+    client.send("/lb/temperature", 0.0)
+    client.send("/lb/stream", 1)
+    bars, other = _stream(client, range(6))
+    assert not [m for m in other if m[0] == "/lb/error"], other
+    new = engine.continue_(clip, bars=3, temperature=0.0).slice(8.0, 20.0)
+    streamed = [(p, 4.0 * bar + s, d, v) for bar in (0, 1, 2) for p, s, d, v in bars[bar]]
+    assert streamed == [(n.pitch, pytest.approx(n.start, abs=1e-4),
+                         pytest.approx(n.end - n.start, abs=1e-4), n.velocity) for n in new.notes]
+    assert [bars[b] for b in (3, 4, 5)] == [bars[b] for b in (0, 1, 2)]
+    assert all(bars[b] for b in (0, 1, 2))

@@ -74,3 +74,14 @@ def test_round_trip_on_groove(shared_data):
             got = {(round(n.start * 4), codec.class_of[n.pitch]) for n in decoded.notes}
             assert got == expected
             assert (codec.encode(decoded) == tokens).all()
+
+
+def test_fit_makes_every_note_a_hit_and_every_hit_plays_on_the_drum_channel():
+    codec = DrumsCodec()
+    clip = Clip([Note(38, 0.1, 0.3), Note(36, 2.0, 2.5, is_drum=True), Note(42, 5.0, 5.1)],
+                length=8.0, time_signature=(3, 4))
+    fitted = codec.fit(clip, 4.0, 4)                  # a drum rack's clip need not be flagged
+    assert fitted.is_drum and all(n.is_drum for n in fitted.notes) and fitted.length == 4.0
+    assert [(n.pitch, n.start) for n in fitted.notes] == [(38, 0.0), (36, 2.0)]
+    assert codec.encode(fitted)[[0, 8]].tolist() == [2, 1]
+    assert {codec.channel_of(n, 3) for n in fitted.notes + [Note(60, 0, 1)]} == {9}

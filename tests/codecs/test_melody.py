@@ -108,3 +108,16 @@ def test_extracted_melodies_survive_decode_encode(shared_data):
                     assert (codec.encode(codec.decode(tokens)) == tokens).all()
                     count += 1
     assert count >= 15
+
+
+def test_fit_keeps_one_voice_in_range_and_drops_drums():
+    """What the engine hears of a user's clip (Engine.prepare asks the codec): any meter read
+    beat for beat as 4/4, the highest voice, pitches folded by octaves into the range, cut."""
+    codec = MelodyCodec()
+    clip = Clip([Note(60, 0, 2), Note(64, 0, 1), Note(67, 1, 3), Note(10, 3, 4),
+                 Note(36, 0, 1, is_drum=True), Note(72, 5, 6)], length=8.0, time_signature=(6, 8))
+    fitted = codec.fit(clip, 4.0, 4)
+    assert [(n.pitch, n.start, n.end) for n in fitted.notes] == [(64, 0, 1), (67, 1, 3), (22, 3, 4)]
+    assert fitted.time_signature == (4, 4) and fitted.length == 4.0
+    assert codec.channel_of(fitted.notes[0], 3) == 3
+    assert codec.channel_of(Note(36, 0, 1, is_drum=True), 3) == 9

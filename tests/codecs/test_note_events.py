@@ -112,3 +112,13 @@ def test_bad_input_raises_codec_error():
         codec.decode(np.array([[0, 0, 49]]))
     with pytest.raises(CodecError, match="no notes"):
         NoteEventCodec.build([Clip()])
+
+
+def test_fit_keeps_chords_and_meter_and_folds_pitches_into_range():
+    codec = NoteEventCodec(min_pitch=36, max_pitch=84)
+    clip = Clip([Note(60, 0.1, 1), Note(64, 0.1, 1), Note(100, 1, 2),
+                 Note(36, 0, 1, is_drum=True), Note(62, 5, 6)], length=6.0, time_signature=(3, 4))
+    fitted = codec.fit(clip, 3.0, 4)                  # not quantised; 100 -> 88 -> 76
+    assert sorted((n.pitch, n.start) for n in fitted.notes) == [(60, 0.1), (64, 0.1), (76, 1)]
+    assert fitted.time_signature == (3, 4) and fitted.length == 3.0
+    assert codec.pitched_parts[0].column == 2 and codec.transpose(codec.encode(fitted)[None], 8)[1][0]

@@ -87,10 +87,10 @@ def test_extraction_matches_codec_on_bass_line(shared_data):
 
 
 def test_bach_chorale_soprano_and_bass_as_trio():
-    """A real four-part chorale (music21's corpus, read by training.corpus): soprano = melody,
+    """A real four-part chorale (music21's corpus, read by runtime.scores): soprano = melody,
     bass voice = bass; the trio windows decode back to the chorale's own outer voices."""
     import music21
-    from training.corpus import load_file
+    from runtime.scores import load_file
     from training.extract import trio_windows, voices_as_trio
 
     chorale = load_file(str(music21.corpus.getWork("bwv347")))      # 4/4
@@ -104,3 +104,20 @@ def test_bach_chorale_soprano_and_bass_as_trio():
                   if n.track == max(m.track for m in chorale.notes) and n.start < 16)
     assert sorted((n.pitch, n.start) for n in decoded.notes if n.program == 0) == soprano
     assert sorted((n.pitch, n.start) for n in decoded.notes if n.program == 33) == bass
+
+
+def test_fit_sorts_the_parts_by_program_and_the_bass_plays_one_channel_up():
+    from runtime.codecs.trio import trio_part
+
+    codec = TrioCodec()
+    clip = Clip([Note(110, 0, 1, program=0), Note(72, 0, 2, program=0),   # one voice: 110 -> 98
+                 Note(12, 0, 1, program=33),                              # folded up to 24
+                 Note(40, 1, 2, program=80),                              # no trio part
+                 Note(36, 0, 0.25, is_drum=True)], length=8.0)
+    fitted = codec.fit(clip, 4.0, 4)
+    parts = {part: [n.pitch for n in fitted.notes if trio_part(n) == part]
+             for part in codec.parts}
+    assert parts == {"melody": [98], "bass": [24], "drums": [36]} and len(fitted.notes) == 3
+    assert codec.encode(fitted)[0].tolist() == [2 + 98 - 21, 2 + 24 - 21, 1]
+    channels = {trio_part(n): codec.channel_of(n, 15) for n in fitted.notes}
+    assert channels == {"melody": 15, "bass": 0, "drums": 9}

@@ -110,15 +110,16 @@ def ensure_magenta_js(cache: Path = NODE_CACHE) -> Path:
 
 
 def run_magenta_js(node_modules: Path, checkpoint: Path, z=None, sequences=None,
-                   inputs=None) -> dict:
+                   inputs=None, converters=None) -> dict:
     """Decode ``z`` (argmax) and encode ``sequences`` (and raw ``inputs``) with Magenta.js'
-    MusicVAE."""
+    MusicVAE; ``converters`` (data converter specs) also turn the sequences into tensors."""
     with tempfile.TemporaryDirectory() as tmp:
         request, result = Path(tmp) / "request.json", Path(tmp) / "result.json"
         request.write_text(json.dumps({
             "z": [] if z is None else np.asarray(z, dtype=np.float64).tolist(),
             "sequences": sequences or [],
-            "inputs": [] if inputs is None else np.asarray(inputs, np.float64).tolist()}))
+            "inputs": [] if inputs is None else np.asarray(inputs, np.float64).tolist(),
+            "converters": converters or []}))
         env = dict(os.environ, NODE_PATH=str(node_modules))
         proc = subprocess.run(["node", str(HARNESS), str(checkpoint), str(request), str(result)],
                               capture_output=True, text=True, timeout=120, env=env)
@@ -140,16 +141,24 @@ def note_sequence(clip: Clip, steps_per_quarter: int = 4) -> dict:
 # -- random checkpoints in Magenta.js' layout --------------------------------------------------
 
 class _Weights(dict):
-    def __init__(self, seed: int):
+    """Kernels ~ N(0, std) (``std="fan_in"``: 1 / sqrt(rows), the scale of a trained network,
+    where float32 rounding does not grow through a long recurrence), biases ~ N(0, 0.2)."""
+
+    def __init__(self, seed: int, std: float | str = 0.4):
         super().__init__()
         self.rng = np.random.default_rng(seed)
+        self.std = std
+
+    def _kernel(self, rows: int, cols: int) -> np.ndarray:
+        std = 1 / np.sqrt(rows) if self.std == "fan_in" else float(self.std)
+        return self.rng.normal(0, std, (rows, cols))
 
     def lstm(self, prefix: str, inputs: int, units: int) -> None:
-        self[prefix + "kernel"] = self.rng.normal(0, 0.4, (inputs + units, 4 * units))
+        self[prefix + "kernel"] = self._kernel(inputs + units, 4 * units)
         self[prefix + "bias"] = self.rng.normal(0, 0.2, 4 * units)
 
     def dense(self, prefix: str, inputs: int, outputs: int) -> None:
-        self[prefix + "kernel"] = self.rng.normal(0, 0.4, (inputs, outputs))
+        self[prefix + "kernel"] = self._kernel(inputs, outputs)
         self[prefix + "bias"] = self.rng.normal(0, 0.2, outputs)
 
 
@@ -175,15 +184,22 @@ def _decoder(w: _Weights, prefix: str, prev: int, cond: int, units: list[int], o
     w.dense(f"{prefix}output_projection/", units[-1], out)
 
 
+#: GrooVAE checkpoints: kind -> Magenta.js GrooveConverter args (besides numSteps)
+GROOVE_KINDS = {"groove": {}, "groove_humanize": {"humanize": True},
+                "groove_tap": {"tapify": True}}
+
+
 def random_checkpoint(folder: Path, kind: str, seed: int = 0, bars: int = 2, z: int = 8,
                       enc: int = 32, dec: tuple[int, ...] = (32, 32),
-                      quantize: str | None = None) -> dict:
+                      quantize: str | None = None, std: float | str = 0.4) -> dict:
     """Write a Magenta.js checkpoint with random weights; returns its config.json.
 
     ``kind``: ``melody`` / ``drums`` (flat), ``hier_melody`` / ``hier_trio`` (conductor + a
-    2-level hierarchical encoder, one segment per bar, as Magenta.js requires). ``quantize``:
-    ``"uint8"`` / ``"uint16"`` stores the weights like the published ``_q1`` / ``_q2`` ones."""
-    w = _Weights(seed)
+    2-level hierarchical encoder, one segment per bar, as Magenta.js requires), ``groove`` /
+    ``groove_humanize`` / ``groove_tap`` (GrooVAE: GrooveConverter plain, humanize, tapify;
+    27 values per step). ``quantize``: ``"uint8"`` / ``"uint16"`` stores the weights like the
+    published ``_q1`` / ``_q2`` ones. ``std``: the kernels' spread (see ``_Weights``)."""
+    w = _Weights(seed, std)
     steps = 16 * bars
     segments = bars if kind.startswith("hier_") else 0
     melody_args = {"minPitch": 21, "maxPitch": 108}
@@ -194,6 +210,9 @@ def random_checkpoint(folder: Path, kind: str, seed: int = 0, bars: int = 2, z: 
         converter = {"type": "DrumsConverter",
                      "args": {"pitchClasses": DEFAULT_DRUM_PITCH_CLASSES}}
         inputs, outputs = 10, [512]
+    elif kind in GROOVE_KINDS:
+        converter = {"type": "GrooveConverter", "args": dict(GROOVE_KINDS[kind])}
+        inputs, outputs = 27, [27]
     elif kind == "hier_trio":
         converter = {"type": "TrioConverter", "args": {
             "melArgs": dict(melody_args), "bassArgs": dict(melody_args), "drumsArgs": {}}}

@@ -7,12 +7,15 @@
 //
 // REQUEST.json: {"z": [[...], ...]            latent vectors to decode with argmax (no temperature)
 //                "sequences": [NoteSequence]   quantized NoteSequence JSON objects to encode
-//                "inputs": [B][T][D]}          model inputs to encode without the data converter
+//                "inputs": [B][T][D]           model inputs to encode without the data converter
+//                "converters": [spec]}         more data converters ({"type", "args"}) to run on
+//                                              the sequences (the model's own always runs)
 // RESULT.json:  {"outputs": [B][T][D]          the decoder's one-hot (or NADE bit) output per step
 //                "decoded": [NoteSequence]     the same, through the data converter
 //                "mu": [[...], ...]            MusicVAE.encode(sequences), the mean of z
 //                "converted": [B][T][D]        the data converter's tensors for the sequences
 //                "inputs_mu": [[...], ...]     the encoder network's mean of z for the inputs
+//                "converter_tensors": [C][B][T][D]  each extra converter's tensors
 //                "numSteps", "numSegments", "outputDims"}
 //
 // MusicVAE fetches config.json and the weight shards over HTTP, so the harness serves the
@@ -97,6 +100,16 @@ async function main() {
     const mu = await model.encode(request.sequences);
     result.mu = mu.arraySync();
     mu.dispose();
+    const data = require('@magenta/music/node/core').data;
+    result.converter_tensors = (request.converters || []).map((spec) => {
+      const converter = data.converterFromSpec(spec);
+      return request.sequences.map((ns) => {
+        const t = converter.toTensor(ns);
+        const values = t.arraySync();
+        t.dispose();
+        return values;
+      });
+    });
   }
   model.dispose();
   fs.writeFileSync(resultPath + '.tmp', JSON.stringify(result));

@@ -128,7 +128,7 @@ def test_every_patchline_joins_existing_boxes_at_valid_inlets(patch):
 # Outlets of [route] and [prepend] boxes that are deliberately left open, and why.
 UNCONNECTED = {
     ("obj-routeplay", 3): "the js sends only 'note ...', 'clear' and 'flush' on outlet 1",
-    ("obj-routeui", 11): "'bridge ...' (the /lb/status readout) has no display in the device",
+    ("obj-routeui", 12): "'bridge ...' (the /lb/status readout) has no display in the device",
     ("obj-routeactive", 7): "the js dims only the seven tool-specific controls (TOOL_SPECIFIC)",
 }
 

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +70,11 @@ def test_encode_decode_real_melody(engine, tune, shared_data):
     clips = engine.decode(z, temperature=0.0)
     for clip in clips:
         _check_clip(clip, engine)
-    np.testing.assert_allclose(engine.encode(clips[:1]), engine.encode(clips[:1]))
+    # the decoded clips read back as exactly the decoded tokens, and the encoder reads what the
+    # decoder wrote: their codes decode to (nearly) the same tokens again, not to another tune's
+    np.testing.assert_array_equal(np.stack([engine.tokens(c) for c in clips]), decoded)
+    again = engine.decode_tokens(engine.encode(clips), temperature=0.0)
+    assert (again == decoded).mean() > 0.9 > (again == np.roll(decoded, 1, axis=0)).mean()
 
 
 def test_prepare_reduces_polyphony_and_range(engine):
@@ -140,17 +145,56 @@ def test_bad_inputs(engine):
         engine.encode(["not a clip"])
 
 
-@pytest.mark.parametrize("name", shipped_models())
-def test_every_shipped_model(name):
+#: shipped models whose decoder does not read what the encoder writes for real music (their
+#: reconstructions from each piece's own code are no closer to it than from other pieces'
+#: codes: 16-bar own/other agreement 0.710/0.707 and 0.871/0.871, drumify 0.826/0.826, issue 10)
+DO_NOT_READ_Z = {"mel_16bar", "trio_16bar", "drumify_2bar"}
+
+
+def _real_clips(engine, shared_data, n=6):
+    """Real pieces of the kind the model plays: Groove takes for drum models, Nottingham reels
+    otherwise (for the trio, the chord track played as the bass, program 33)."""
+    if engine.kind == "groove" or engine.codec.name == "drums":
+        return [read_midi(p) for p in sorted(
+            (shared_data / "groove" / "drummer1" / "session1").glob("*beat_4-4.mid"))[:n]]
+    folder = "melody" if engine.codec.name == "melody" else "full"
+    clips = [read_midi(p) for p in sorted((shared_data / "nottingham" / folder).glob("reels*.mid"))[:n]]
+    if engine.codec.name == "trio":
+        clips = [c.copy(notes=[x if x.track == min(m.track for m in c.notes) else replace(x, program=33)
+                               for x in c.notes]) for c in clips]
+    return clips
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(
+    strict=True, raises=AssertionError,
+    reason="the decoder ignores the code of real input (issue 10)"))
+    if n in DO_NOT_READ_Z else n for n in shipped_models()])
+def test_every_shipped_model(name, shared_data):
+    """Samples are clips of the model's length, and a real piece decodes from its own code
+    closer to itself than from the codes of the other pieces (steps that agree; hits for
+    groove models): the encoder, the decoder and their codec work together."""
     engine = Engine.load(name)
     clips = engine.sample(n=2, temperature=0.8, seed=5)
     assert len(clips) == 2
     for clip in clips:
         _check_clip(clip, engine)
-    z = engine.encode(clips)
-    assert z.shape == (2, engine.z_size)
-    again = engine.decode(z, temperature=0.0)
-    assert len(again) == 2
+    pieces = _real_clips(engine, shared_data)
+    z = engine.encode(pieces)
+    assert z.shape == (len(pieces), engine.z_size) and np.isfinite(z).all()
+    decoded = engine.decode_tokens(z, temperature=0.0)
+    targets = [engine.tokens(c)[:decoded.shape[1]] for c in pieces]
+
+    def agreement(i, j):
+        a, b = targets[i], decoded[j][:len(targets[i])]
+        if engine.kind == "groove":
+            hits = engine.codec.num_classes               # hits | velocities | offsets
+            a, b = a[..., :hits], b[..., :hits]
+        return float((a == b).mean())
+
+    n = len(pieces)
+    own = np.mean([agreement(i, i) for i in range(n)])
+    other = np.mean([agreement(i, j) for i in range(n) for j in range(n) if i != j])
+    assert own > other + 0.03, (own, other)
 
 
 def test_runtime_imports_without_torch(tmp_path):

@@ -93,7 +93,7 @@ def _corpus(name):
                                        ("bach/bwv67.4.xml", ["--track", "4"]),
                                        ("ryansMammoth/PaddyMilesFricasseeReel.abc", [])])
 def test_scores_are_read_through_music21(name, args, tmp_path, capsys):
-    from training.corpus import load_file
+    from runtime.scores import load_file
 
     score = _corpus(name)
     out = tmp_path / "out.mid"
@@ -136,5 +136,5 @@ def test_a_score_without_music21_says_what_to_install(tmp_path):
     proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 1
-    assert proc.stderr == "error: music21 is not installed (pip install latentbridge[train])\n"
+    assert proc.stderr == "error: music21 is not installed (pip install latentbridge[scores])\n"
     assert not (tmp_path / "x.mid").exists()

@@ -138,3 +138,23 @@ def test_evaluate_cli_refuses_data_of_another_kind(shared_data, tmp_path, capsys
     assert code == 1
     err = capsys.readouterr().err
     assert err.startswith("error:") and "drums" in err and "Traceback" not in err
+
+
+def test_most_frequent_groove_keeps_the_cells_played_in_most_windows():
+    """Hand-made grooves: a cell played in 2 of 3 windows is in the pattern with its mean
+    velocity and offset over those 2; a cell played once is not."""
+    from runtime.codecs.groove import GrooveCodec
+
+    codec = GrooveCodec()
+    c = codec.num_classes
+    train = np.zeros((3, 32, 3 * c), np.int64)
+    for w, (velocity, offset) in enumerate([(100, 10), (60, -20)]):   # kick on step 0, twice
+        train[w, 0, 0], train[w, 0, c], train[w, 0, 2 * c] = 1, velocity, offset
+    train[2, 4, 1], train[2, 4, c + 1] = 1, 90                           # a snare once
+    pattern = benchmark.most_frequent_groove(codec, train)
+    assert pattern.shape == (32, 3 * c)
+    assert pattern[..., :c].sum() == 1 and pattern[0, 0] == 1
+    assert pattern[0, c] == 80 and pattern[0, 2 * c] == -5
+    assert not pattern[4].any()
+    scores = benchmark.groove_scores(codec, np.broadcast_to(pattern, train.shape), train)
+    assert scores["hits"]["f1"] == pytest.approx(2 * (2 / 3) * (2 / 3) / (4 / 3))

@@ -47,7 +47,7 @@ def encoder_graph(folder: Path, out: Path):
     codec = codec_from_config(ckpt.codec_config())
     tokens = im.prior_windows(model, ex.EXAMPLE_BATCH)
     x, lengths = ex._token_inputs("flat", codec, tokens)
-    graph = ex.build_graphs(model, "flat", x, lengths, model.config.z_size)[0]
+    graph = ex.build_graphs(model, "flat", x, lengths)[0]
     ex._export_one(graph, out)
     ex._session.cache_clear()
     return model, graph, out

@@ -12,8 +12,11 @@ from __future__ import annotations
 import filecmp
 import importlib.util
 import json
+import os
 import re
 import socket
+import subprocess
+import sys
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,19 +27,24 @@ import pytest
 
 from runtime.bundle import available_models, resolve
 from runtime.engine import Engine
+from runtime.midi_io import read_midi
+from runtime.music import Clip, Note
 from training import import_magenta as im
 from training.download import cache_folder
-from training.magenta_catalog import CATALOG, PUBLISHED_BASE, checkpoint_url, find
+from training.magenta_catalog import CATALOG, PUBLISHED_BASE, PYTHON_ONLY, checkpoint_url, find
 
 _spec = importlib.util.spec_from_file_location(
     "lb_magenta_js", Path(__file__).resolve().parents[1] / "magenta" / "magenta_js.py")
 mjs = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(mjs)
 
-#: the published checkpoints whose architecture the published size pins down
+#: the published checkpoints with an architecture for the tests (see magenta_catalog)
 SIZED = [e.name for e in CATALOG if e.arch]
-#: one of each architecture among them (the two small drums models share theirs)
-IMPORTED = [n for n in SIZED if n != "drums_2bar_lokl_small"]
+#: one of each architecture among them (the two small drums models share theirs, the tap2drum
+#: models theirs with other lengths: the 3-bar one stands for them)
+IMPORTED = [n for n in SIZED if n not in ("drums_2bar_lokl_small", "tap2drum_1bar",
+                                          "tap2drum_2bar", "tap2drum_4bar")]
+REPO = Path(__file__).resolve().parents[2]
 HTML = b"<!doctype html><html><head><title>Sign in</title></head><body>portal</body></html>"
 
 
@@ -108,8 +116,12 @@ def write_published(root: Path, name: str, seed: int = 0) -> Path:
     entry = find(name)
     folder = root / entry.folder
     a = entry.arch
+    # GrooVAE's continuous outputs are fed back: kernels at a trained network's scale, where
+    # float32 rounding does not grow into different hits between PyTorch and ONNX (the
+    # export's rollout check has no tie rule for Bernoulli hits)
+    std = "fan_in" if a["kind"] in mjs.GROOVE_KINDS else 0.4
     mjs.random_checkpoint(folder, a["kind"], seed=seed, bars=a["bars"], z=a["z"], enc=a["enc"],
-                          dec=tuple(a["dec"]), quantize=a["quantize"])
+                          dec=tuple(a["dec"]), quantize=a["quantize"], std=std)
     return folder
 
 
@@ -184,18 +196,34 @@ def test_list_shows_every_published_musicvae_checkpoint(capsys, home):
         assert (entry.converter in im.SUPPORTED_CONVERTERS) == entry.importable or \
             entry.name in ("mel_chords",)   # a supported converter, refused for its chords
     assert "trio_4bar" in rows["trio_4bar_lokl_small_q1"] and "trio_16bar" in rows["trio_16bar_xl"]
+    # Magenta's Python-only checkpoints: whether a Magenta.js conversion would import, and why not
+    for python in PYTHON_ONLY:
+        assert re.fullmatch(rf"{re.escape(python.name)}\s+{'yes' if python.importable else 'no'}"
+                            rf"\s+{re.escape(python.what)}", rows[python.name]), rows[python.name]
+        if not python.importable:
+            assert f"why not: {python.reason}" in out
+    assert {p.name for p in PYTHON_ONLY if not p.importable} == {
+        "nade-drums_2bar_full", "groovae_2bar_add_closed_hh", "groovae_2bar_hits_control"}
 
 
 @pytest.mark.parametrize("name", SIZED)
 def test_catalog_architectures_give_the_published_sizes(published, name):
-    """The random checkpoints of these tests weigh what Magenta publishes (size_mb, 0.1 MB)."""
+    """The random checkpoints of these tests weigh what Magenta publishes (size_mb, 0.1 MB);
+    where no architecture pins the figure down (GrooVAE: Magenta's groovae configs' 16.3 MB
+    against 15.6 / 15.8 published), within the download's own 10 % check."""
     folder = published / find(name).folder
-    assert round(sum(p.stat().st_size for p in shards(folder)) / 1e6, 1) == find(name).size_mb
+    size = sum(p.stat().st_size for p in shards(folder)) / 1e6
+    if find(name).size_pinned:
+        assert round(size, 1) == find(name).size_mb
+    else:
+        assert abs(size - find(name).size_mb) <= 0.1 * find(name).size_mb
 
 
 def test_unsupported_names_download_nothing(capsys, home, server):
     for name, why in (("multitrack", "MultitrackConverter"), ("mel_chords", "chord"),
-                      ("drums_2bar_nade_9_q2", "NADE"), ("groovae_2bar_humanize", "GrooVAE"),
+                      ("drums_2bar_nade_9_q2", "NADE"),
+                      ("groovae_2bar_hits_control", "conditioned on the hits"),
+                      ("groovae_2bar_add_closed_hh", "add_instruments"),
                       ("groovae_2bar_tap_fixed_velocity", "TensorFlow checkpoint"),
                       ("no_such_model", "see --list")):
         code, out, err = run(capsys, name, "--mirror", server.url)
@@ -230,6 +258,44 @@ def test_published_name_downloads_imports_and_plays(capsys, home, server, publis
     clips = engine.decode(z, temperature=0.0)
     assert len(clips) == 2 and all(c.length == engine.bars * 4 for c in clips)
     assert sum(len(c.notes) for c in clips) > 0
+    if engine.kind == "groove":   # Magenta's decoding, and the tool its input serves
+        assert meta["decoding"]["feedback_mask"] == "none"
+        args = find(name).arch["kind"]
+        tool = {"groove_humanize": "groove", "groove_tap": "drumify"}.get(args)
+        assert [t for t in ("groove", "drumify") if engine.offers(t)] == ([tool] if tool else [])
+        assert engine.bars == find(name).arch["bars"]
+        if tool == "drumify":   # a bass line of 4 bars through a 3-bar model: two windows
+            line = Clip([Note(40, b / 2, b / 2 + 0.25, velocity=90) for b in range(32)],
+                        length=16.0)
+            beat = engine.drumify(line, temperature=0.0)
+            assert beat.length == 16.0 and beat.notes and all(n.is_drum for n in beat.notes)
+
+
+def test_groove_by_name_then_render_groove(home, server, shared_data, tmp_path):
+    """The two commands a musician types, each in a fresh process: ``python -m
+    training.import_magenta groovae_2bar_humanize`` (from the loopback mirror) and ``python -m
+    runtime.render groove IN.mid --model groovae_2bar_humanize``: the take's hits come back,
+    played by the imported model (its velocities, its timing)."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", LB_MAGENTA_MIRROR=server.url)
+    name = "groovae_2bar_humanize"
+    proc = subprocess.run([sys.executable, "-m", "training.import_magenta", name], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"python -m runtime.render groove IN.mid --model {name}" in proc.stdout
+
+    take = sorted((shared_data / "groove" / "drummer1" / "session1").glob("*beat_4-4.mid"))[0]
+    out = tmp_path / "played.mid"
+    proc = subprocess.run([sys.executable, "-m", "runtime.render", "groove", str(take), "--model",
+                           name, "--bars", "2", "--seed", "1", "-o", str(out)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    played, source = read_midi(out), read_midi(take).slice(0.0, 8.0)
+    engine = Engine.load(name)
+    hits = engine.tokens(source)[:, :9]
+    assert played.length == 8.0 and len(played.notes) == int(hits.sum()) > 10
+    np.testing.assert_array_equal(engine.tokens(played)[:, :9], hits)   # the same hits
+    assert len({n.velocity for n in played.notes}) > 5                   # velocities played
+    assert any(abs(n.start * 4 - round(n.start * 4)) > 1e-3 for n in played.notes)   # off grid
 
 
 def test_a_cached_checkpoint_imports_offline(capsys, home, server, tmp_path):

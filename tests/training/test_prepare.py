@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from runtime.codecs.drums import DrumsCodec
 from runtime.codecs.melody import MelodyCodec
+from runtime.codecs.trio import TrioCodec
 from runtime.midi_io import read_midi
 from runtime.music import Clip, Note
 from training import extract
@@ -70,13 +72,14 @@ def test_windows_slide_by_one_bar_and_dedupe():
 def test_transposition_keeps_pitches_in_range():
     codec = MelodyCodec()
     windows = np.array([[2, 0, 1, 50], [40, 0, 0, 89]])          # lowest pitch / highest pitch
-    up = extract.transpose_windows(windows, 2, codec.num_classes)
-    assert up.tolist() == [[4, 0, 1, 52]]
-    down = extract.transpose_windows(windows, -1, codec.num_classes)
-    assert down.tolist() == [[39, 0, 0, 88]]
+    up, keep = codec.transpose(windows, 2)
+    assert up[keep].tolist() == [[4, 0, 1, 52]] and keep.tolist() == [True, False]
+    down, keep = codec.transpose(windows, -1)
+    assert down[keep].tolist() == [[39, 0, 0, 88]]
     trio = np.array([[[40, 40, 5], [0, 1, 0]]])
-    moved = extract.transpose_windows(trio, 3, codec.num_classes, columns=(0, 1))
-    assert moved.tolist() == [[[43, 43, 5], [0, 1, 0]]]          # drums untouched
+    moved, keep = TrioCodec().transpose(trio, 3)
+    assert moved.tolist() == [[[43, 43, 5], [0, 1, 0]]] and keep.all()   # drums untouched
+    assert not DrumsCodec().pitched_parts                         # drums never transpose
 
 
 def test_trio_windows_need_every_part():
@@ -190,13 +193,15 @@ def test_prepare_notes_kind_builds_dictionaries_from_train(small_source, tmp_pat
     assert (train.max(axis=(0, 1)) < np.array(codec.field_sizes)).all()
 
 
-@pytest.mark.parametrize("kind, shape", [("pod", [32, 3]), ("performance", [32]),
-                                         ("pianoroll", [32, 128])])
-def test_prepare_other_codec_kinds(small_source, tmp_path, kind, shape):
+@pytest.mark.parametrize("kind, shape, unit", [("pod", [32, 3], "notes"),
+                                               ("performance", [32], "events"),
+                                               ("pianoroll", [32, 128], "bars")])
+def test_prepare_other_codec_kinds(small_source, tmp_path, kind, shape, unit):
     out = tmp_path / kind
     manifest = prepare([str(small_source)], out, kind=kind, bars=2, notes=32, max_files=8,
                        progress=False)
     assert manifest["token_shape"] == shape and manifest["codec"]["name"] == kind
+    assert manifest["window"]["stride_unit"] == unit      # what the codec's windows count
     codec = codec_of(out)
     train = load_split(out, "train")["tokens"]
     assert list(train.shape[1:]) == shape and len(train) > 0

@@ -196,17 +196,43 @@ def test_cli_errors_are_one_line(datasets, tmp_path, capsys):
 
 
 def test_ddp_with_torchrun_on_cpu(datasets, tmp_path):
+    """Two ranks train on different batches and end with the same weights (DDP averages their
+    gradients); rank 0's checkpoint holds them. tests/training/ddp_ranks.py runs train's main
+    and saves each rank's batches and final weights."""
     torchrun = Path(PYTHON).with_name("torchrun")
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    out = tmp_path / "ddp"
     proc = subprocess.run(
-        [str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "training.train",
-         "cat-mel_2bar_small", "--data", str(datasets["mel_2bar"]), "--out", str(tmp_path / "ddp"),
+        [str(torchrun), "--standalone", "--nproc_per_node=2",
+         str(REPO / "tests" / "training" / "ddp_ranks.py"),
+         "cat-mel_2bar_small", "--data", str(datasets["mel_2bar"]), "--out", str(out),
          "--steps", "3", "--batch-size", "8", "--quiet", "--threads", "1",
          "--set", "model.enc_rnn_size=[16]", "--set", "model.dec_rnn_size=[16,16]",
          "--set", "model.z_size=8", "--set", "train.eval_every=3"],
         cwd=REPO, capture_output=True, text=True, timeout=90, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    lines = read_lines(tmp_path / "ddp")   # rank 0 alone writes
+    lines = read_lines(out)   # rank 0 alone writes
     assert [m["step"] for m in lines if "split" not in m] == [1, 2, 3]
-    ckpt = read_checkpoint(tmp_path / "ddp")
+    ckpt = read_checkpoint(out)
     assert ckpt["step"] == 3 and not any(k.startswith("module.") for k in ckpt["model"])
+    ranks = [torch.load(out / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+    assert [len(r["batches"]) for r in ranks] == [3, 3]
+    assert all(a != b for a, b in zip(ranks[0]["batches"], ranks[1]["batches"]))  # own data
+    for name, weight in ranks[0]["weights"].items():
+        assert torch.equal(weight, ranks[1]["weights"][name]), name           # same model
+        assert torch.equal(weight, ckpt["model"][name]), name
+
+
+def test_configs_come_from_one_public_registry(monkeypatch):
+    """training.registry: register(config) / get_config / CONFIGS, which the three config files
+    use; a name is registered once."""
+    from training import registry
+
+    monkeypatch.setattr(registry, "CONFIGS", dict(registry.CONFIGS))   # undone after the test
+    assert registry.CONFIGS == CONFIGS and {"cat-mel_2bar_small", "lb-notes_modular",
+                                            "groovae_2bar_humanize"} <= set(CONFIGS)
+    mine = get_config("lb-mel_2bar")
+    mine.name = "my-mel_2bar"
+    assert registry.register(mine) is mine and registry.get_config("my-mel_2bar") == mine
+    with pytest.raises(ConfigError, match="'lb-mel_2bar' is registered already"):
+        registry.register(get_config("lb-mel_2bar"))

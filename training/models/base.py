@@ -92,11 +92,6 @@ class LstmVAEParts:
         mu, logvar = self.posterior(x)
         return mu, (0.5 * logvar).exp()
 
-    def state_shapes(self, batch: int) -> dict[str, tuple[int, ...]]:
-        """Shapes of the decoder's LSTM state (h, c) for the ONNX export."""
-        shape = (self.config.layers, batch, self.config.hidden_size)
-        return {"decoder_h": shape, "decoder_c": shape}
-
     def decoder_init(self, z: torch.Tensor):
         L, H = self.config.layers, self.config.hidden_size
         h = torch.tanh(self.dec_init(z)).view(-1, 2, L, H).permute(1, 2, 0, 3)

@@ -1,9 +1,9 @@
 """Baselines of the papers, built from MusicVAE's parts: a decoder-only LM and a plain autoencoder.
 
-- ``lm`` (MusicVAE Table 1 "Baseline", VRASH's LSTM language model, seed 000's BachProp idea):
+- ``lm`` (MusicVAE Table 1 "Baseline", VRASH's LSTM language model, Wang et al.'s BachProp idea):
   MusicVAE's decoder alone, conditioned on a constant zero vector, so nothing about the sequence
   reaches it except its own history. "Reconstruction" from it is just a sample of the LM.
-- ``ae`` (seed 000's modularized autoencoder, seed 003's AE): MusicVAE with z = mu, no noise and
+- ``ae`` (Wang et al.'s modularized autoencoder, MuseBar's AE): MusicVAE with z = mu, no noise and
   no KL term, so the latent space is not pulled towards the prior.
 
 Both keep MusicVAE's step functions (``decoder_init``/``decoder_step``/``sample``), so export and

@@ -33,7 +33,8 @@ Two choices of ours, both switchable in the config and documented in docs/groove
 - ``mse_on_hits_only``: velocity and offset errors count only where the target has a hit
   (Magenta counts them everywhere, with 0 as the target where nothing is played);
 - the feedback zeroes velocity and offset where the chosen hit is 0, so a free-running decoder
-  reads exactly what teacher forcing showed it (the targets are 0 there).
+  reads exactly what teacher forcing showed it (the targets are 0 there); ``feedback_mask="none"``
+  feeds back every drum's velocity and offset as Magenta does (imported Magenta checkpoints).
 
 Step interface (the export contract, as MusicVAE's): ``decoder_init(z) -> (h, c)``,
 ``decoder_step(prev, z, (h, c)) -> (outputs [B, 27], (h, c))`` where ``outputs`` are the hit
@@ -54,6 +55,10 @@ from .base import free_bits_kl, gaussian_kl
 from .musicvae import LstmDecoderCore, MusicVAE, MusicVAEConfig
 
 
+#: GrooVAEConfig.feedback_mask values (model.json ``decoding.feedback_mask``, runtime/engine.py)
+FEEDBACK_MASKS = ("hits", "none")
+
+
 @dataclass
 class GrooVAEConfig(MusicVAEConfig):
     kind: str = "groovae"
@@ -61,13 +66,18 @@ class GrooVAEConfig(MusicVAEConfig):
     dropout: float = 0.0
     #: velocity and offset squared errors only where the target is hit (Magenta: everywhere)
     mse_on_hits_only: bool = False
+    #: what the next step reads of the velocities and offsets: "hits" (ours: those of the
+    #: chosen hits, zero elsewhere) or "none" (Magenta's and Magenta.js' sampling: every
+    #: drum's, hit or not; imported checkpoints)
+    feedback_mask: str = "hits"
 
 
 class GrooveDecoderCore(LstmDecoderCore):
     """MusicVAE's decoder LSTM with dropout on each layer's input (Magenta's DropoutWrapper)."""
 
-    def __init__(self, output_depth: int, cond_size: int, sizes: list[int], dropout: float):
-        super().__init__(output_depth, cond_size, sizes)
+    def __init__(self, output_depth: int, cond_size: int, sizes: list[int], dropout: float,
+                 init_stddev: float | None = 0.001):
+        super().__init__(output_depth, cond_size, sizes, init_stddev)
         self.input_dropout = nn.Dropout(dropout)
         self.layer_dropout = self.lstm.dropout = dropout   # a new module is in training mode
 
@@ -102,10 +112,14 @@ class GrooVAE(MusicVAE):
             raise ValueError("GrooVAE trains with teacher forcing only (no scheduled sampling)")
         if not 0.0 <= c.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {c.dropout}")
+        if c.feedback_mask not in FEEDBACK_MASKS:
+            raise ValueError(f"feedback_mask must be one of {FEEDBACK_MASKS}, got "
+                             f"{c.feedback_mask!r}")
         self.classes = c.output_depths[0] // 3
         self.encoder_dropout = nn.Dropout(c.dropout)
         self.decoders = nn.ModuleList([GrooveDecoderCore(c.output_depths[0], c.z_size,
-                                                         c.dec_rnn_size, c.dropout)])
+                                                         c.dec_rnn_size, c.dropout,
+                                                         c.latent_init_stddev or None)])
 
     # -- step functions -----------------------------------------------------------------------
     def activate(self, raw: torch.Tensor) -> torch.Tensor:
@@ -119,9 +133,12 @@ class GrooVAE(MusicVAE):
         return self.activate(raw), state
 
     def feedback(self, outputs: torch.Tensor, hits: torch.Tensor) -> torch.Tensor:
-        """The next ``prev``: chosen hits (0/1) with their velocities and offsets, zero elsewhere."""
+        """The next ``prev``: chosen hits (0/1) with their velocities and offsets, zero elsewhere
+        (``feedback_mask="none"``: every drum's velocity and offset, as Magenta samples)."""
         _, velocity, offset = outputs.split(self.classes, -1)
         hits = hits.to(outputs.dtype)
+        if self.config.feedback_mask == "none":
+            return torch.cat([hits, velocity, offset], -1)
         return torch.cat([hits, velocity * hits, offset * hits], -1)
 
     def choose(self, outputs: torch.Tensor, temperature: float,
@@ -143,7 +160,8 @@ class GrooVAE(MusicVAE):
                generator: torch.Generator | None = None,
                hits: torch.Tensor | None = None) -> torch.Tensor:
         """Free-running decoding from z [B, Z] with the step functions -> float32 [B, T, 27]:
-        hits 0/1, velocities in [0, 1], offsets in [-1, 1] (zero where nothing is hit).
+        hits 0/1, velocities in [0, 1], offsets in [-1, 1]: what each step fed back (zero where
+        nothing is hit unless ``feedback_mask`` is "none"; ``codec.from_output`` drops them).
         ``hits`` [B, T, classes] keeps given hits (the decoder plays velocities and timing)."""
         prev = z.new_zeros(z.shape[0], 3 * self.classes)
         state = self.decoder_init(z)

@@ -1,4 +1,4 @@
-"""Modularized VAE with a note-unrolling decoder (seed 000), on note events (dT, T, P).
+"""Modularized VAE with a note-unrolling decoder (Wang et al. 2019), on note events (dT, T, P).
 
 A note is three indices into dictionaries built from data (codec ``note_events``): the onset
 difference to the previous note dT (0 for chord tones), the duration T and the pitch P. Each
@@ -142,13 +142,6 @@ class ModularVAE(Model):
         return mu, (0.5 * logvar).exp()
 
     # ------------------------------------------------------------------ decoder
-
-    STATE_NAMES = ("dt_context", "t_context", "p_context", "context",
-                   "dt_generator", "t_generator", "p_generator")
-
-    def state_shapes(self, batch: int) -> dict[str, tuple[int, ...]]:
-        """Shapes of the 7 GRU states the sub-steps pass around, in order (for the ONNX export)."""
-        return {name: (1, batch, self.config.hidden_size) for name in self.STATE_NAMES}
 
     def start_note(self, batch: int, device=None) -> torch.Tensor:
         return torch.tensor([[self.dt_size, self.t_size, self.p_size]],

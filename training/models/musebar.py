@@ -1,4 +1,4 @@
-"""MuseBar (seed 003): bar-wise KL regularisation of a recurrent VAE, and its piano-roll LSTM VAE.
+"""MuseBar (IDA 2022): bar-wise KL regularisation of a recurrent VAE, and its piano-roll LSTM VAE.
 
 Bar-wise KL is a flag usable on any recurrent VAE whose encoder exposes its per-step hidden
 states: the Gaussian prior is imposed on the posterior read from the encoder state at the end of

@@ -76,6 +76,16 @@ class MusicVAEConfig(ModelConfig):
     #: of each segment, then one over the segment embeddings; ``enc_rnn_size[i]`` is then the
     #: size of level ``i`` (one bidirectional layer per level)
     enc_level_lengths: list[int] = field(default_factory=list)
+    #: stddev of the normal init of the layers between the encoder and the decoders (mu, sigma,
+    #: z -> conductor state, conductor/z -> decoder state). Magenta: 0.001, which starts every z
+    #: alike; on the hierarchical path (two such layers in a row) that is a saddle CPU-sized runs
+    #: never leave (the decoder learns to ignore z). 0 = Glorot uniform, as the other layers.
+    latent_init_stddev: float = 0.001
+    #: initial bias of sigma's layer (sigma = softplus(bias) at the start). Magenta: 0, i.e.
+    #: sigma 0.69 while mu barely differs between inputs, so z starts as noise and a strong
+    #: decoder learns to ignore it; -5 starts sigma at 0.007 (z carries the input from step 1)
+    #: and the KL term raises it as beta grows
+    sigma_init_bias: float = 0.0
 
 
 def init_lstm(lstm: nn.LSTM) -> None:
@@ -175,10 +185,11 @@ class HierarchicalLstmEncoder(nn.Module):
 class LstmDecoderCore(nn.Module):
     """One categorical LSTM decoder (Magenta's CategoricalLstmDecoder) for one output part."""
 
-    def __init__(self, output_depth: int, cond_size: int, sizes: list[int]):
+    def __init__(self, output_depth: int, cond_size: int, sizes: list[int],
+                 init_stddev: float | None = 0.001):
         super().__init__()
         self.layers, self.hidden = len(sizes), sizes[0]
-        self.initial_state = dense(cond_size, 2 * self.layers * self.hidden, stddev=0.001)
+        self.initial_state = dense(cond_size, 2 * self.layers * self.hidden, stddev=init_stddev)
         self.lstm = nn.LSTM(output_depth + cond_size, self.hidden, self.layers, batch_first=True)
         init_lstm(self.lstm)
         self.output_projection = dense(self.hidden, output_depth)
@@ -222,14 +233,16 @@ class MusicVAE(Model):
             self.encoder = HierarchicalLstmEncoder(c.input_depth, c.enc_rnn_size, c.enc_level_lengths)
         else:
             self.encoder = BidirectionalLstmEncoder(c.input_depth, c.enc_rnn_size)
-        self.mu = dense(self.encoder.output_size, c.z_size, stddev=0.001)
-        self.sigma = dense(self.encoder.output_size, c.z_size, stddev=0.001)
+        stddev = c.latent_init_stddev or None          # None: Glorot uniform
+        self.mu = dense(self.encoder.output_size, c.z_size, stddev=stddev)
+        self.sigma = dense(self.encoder.output_size, c.z_size, stddev=stddev)
+        nn.init.constant_(self.sigma.bias, c.sigma_init_bias)
         if self.hierarchical:
-            self.conductor_initial_state = dense(c.z_size, 2 * layers * hidden, stddev=0.001)
+            self.conductor_initial_state = dense(c.z_size, 2 * layers * hidden, stddev=stddev)
             self.conductor = nn.LSTM(1, hidden, layers, batch_first=True)
             init_lstm(self.conductor)
         cond_size = hidden if self.hierarchical else c.z_size
-        self.decoders = nn.ModuleList(LstmDecoderCore(d, cond_size, c.dec_rnn_size)
+        self.decoders = nn.ModuleList(LstmDecoderCore(d, cond_size, c.dec_rnn_size, stddev)
                                       for d in self.decoder_depths)
 
     # -- shapes ---------------------------------------------------------------------------------
@@ -237,16 +250,6 @@ class MusicVAE(Model):
     def segment_length(self) -> int:
         """Steps decoded from one conditioning vector: a bar (hierarchical) or the whole sequence."""
         return self.config.level_lengths[1] if self.hierarchical else self.config.max_seq_len
-
-    def state_shapes(self, batch: int) -> dict[str, tuple[int, ...]]:
-        """Shapes of the recurrent states the step functions pass around (for the ONNX export)."""
-        c = self.config
-        layers, hidden = len(c.dec_rnn_size), c.dec_rnn_size[0]
-        shapes = {"decoder_h": (len(self.decoders) * layers, batch, hidden),
-                  "decoder_c": (len(self.decoders) * layers, batch, hidden)}
-        if self.hierarchical:
-            shapes.update(conductor_h=(layers, batch, hidden), conductor_c=(layers, batch, hidden))
-        return shapes
 
     def one_hot(self, tokens: torch.Tensor) -> torch.Tensor:
         """Tokens [..., K] (K parts, K=1 for one) -> concatenated one-hots [..., sum(depths)]."""

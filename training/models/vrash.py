@@ -1,4 +1,5 @@
-"""VRASH (seed 004): variational recurrent autoencoder supported by history, on monophonic notes.
+"""VRASH (Tikhonov & Yamshchikov 2017): variational recurrent autoencoder supported by history,
+on monophonic notes.
 
 Every note is (pitch class or rest, octave, duration index) (codec ``pod``), each field with its
 own embedding; a note's input is the concatenation of the three embeddings. The encoder LSTM
