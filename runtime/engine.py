@@ -582,7 +582,16 @@ class Engine:
             replace(n, start=n.start + start, end=min(n.end + start, length),
                     velocity=level or n.velocity, program=_program(clip, n, part))
             for n in added.notes]
-        return clip.copy(notes=notes, length=length)
+        result = clip.copy(notes=notes, length=length)
+        meters = [(b, n, d) for b, n, d in clip.meter_changes if b < start - 1e-9] \
+            or [(0.0, *clip.time_signature)]
+        if self.kind != "note_events" and tuple(meters[-1][1:]) != (4, 4):
+            # grid models write 4/4 bars: the file says so from the first new bar on
+            result.meter_changes = meters + [(start, 4, 4)]
+            self.warnings.append(f"{self.name} plays 4/4 bars: the clip in "
+                                 f"{meters[-1][1]}/{meters[-1][2]} is continued in 4/4 from beat "
+                                 f"{start:g}")
+        return result
 
     def _continue_grid(self, clip: Clip):
         """Flat and hierarchical models: (clip end, beats per bar, bars -> new bars as a clip)."""

@@ -197,3 +197,25 @@ def test_render_continue_with_the_other_models(name, shared_data, tmp_path):
     assert [(n.pitch, n.start) for n in written.notes if n.start < end - 1e-6] == \
         [(n.pitch, n.start) for n in source.notes]
     assert [n for n in written.notes if n.start >= end - 1e-6]
+
+
+def test_a_grid_model_continues_a_waltz_in_4_4_bars_and_says_so(mel, shared_data, tmp_path):
+    """mel_2bar writes 4/4 bars: a 3/4 tune's continuation carries a 4/4 meter change at its
+    first new bar (the written file is whole bars in both meters) and a warning."""
+    from runtime.midi_io import write_midi
+
+    waltz = read_midi(shared_data / "nottingham" / "melody" / "ashover15.mid")
+    assert waltz.time_signature == (3, 4)
+    clip = waltz.slice(0.0, 12.0)                        # four 3/4 bars = three 4/4 bars
+    out = mel.continue_(clip, bars=2, temperature=0.0)
+    assert out.length == 20.0
+    assert out.meter_changes == [(0.0, 3, 4), (12.0, 4, 4)]
+    assert any("plays 4/4 bars" in w for w in mel.warnings)
+    write_midi(out, tmp_path / "waltz.mid")
+    back = read_midi(tmp_path / "waltz.mid")
+    assert back.meter_changes[-1] == (12.0, 4, 4) and back.length == 20.0
+    common = next(t for t in (read_midi(f) for f in sorted(
+        (shared_data / "nottingham" / "melody").glob("*.mid")))
+        if t.time_signature == (4, 4) and not t.meter_changes[1:])
+    four = mel.continue_(common.slice(0.0, 8.0), bars=1, temperature=0.0)
+    assert not any("plays 4/4" in w for w in mel.warnings) and not four.meter_changes[1:]
