@@ -3,6 +3,7 @@
 The worker hands over whole bars of events; the sender never waits on inference, on a lock held
 by the worker, or (as far as Python allows) on the garbage collector::
 
+    >>> import time
     >>> from bridge.clock import Clock
     >>> from bridge.scheduler import Scheduler, note_events
     >>> from bridge.midi import open_ports
@@ -186,7 +187,7 @@ class Scheduler(threading.Thread):
                 "sent": int(self.counters[SENT]), "priority": self.priority}
 
     def timing_errors(self) -> np.ndarray:
-        """Seconds each sent event was late (negative: early), since the last reset."""
+        """Seconds each event of the timing record was late (negative: early)."""
         n = min(self.n_stats, STATS_SIZE)
         return self.actual[:n] - self.intended[:n]
 
