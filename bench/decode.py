@@ -109,7 +109,7 @@ def onnx_bar(engine, z, steps: int, rng):
         cond = z
         if engine.kind == "hierarchical":
             cond, *_ = engine.bundle.run("conductor_step", *engine.bundle.run("conductor_init", z))
-        engine._step_loop(cond, steps, 1.0, rng)
+        engine.decoder.step_loop(cond, steps, 1.0, rng)
     return run
 
 
@@ -152,7 +152,8 @@ def main(argv=None) -> int:
         from runtime.sampling import make_rng
 
         rng = make_rng(0)
-        t_sample = timed(lambda: engine._feedback(engine.choose(logits, 1.0, rng)), args.repeats * 16)
+        loop = engine.decoder
+        t_sample = timed(lambda: loop.feedback(loop.choose(logits, 1.0, rng)), args.repeats * 16)
         rows = []
         for batch in (1, 16):
             z = np.random.default_rng(1).standard_normal((batch, engine.z_size)).astype(np.float32)

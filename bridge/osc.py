@@ -199,10 +199,13 @@ class OscServer:
         self._thread.start()
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        """Stop serving (if :meth:`start` ran) and free the port; safe to call twice."""
         if self._thread is not None:
+            # shutdown() waits for serve_forever to end: it would wait forever if it never ran
+            self._server.shutdown()
             self._thread.join(2.0)
+            self._thread = None
+        self._server.server_close()
 
     # -- sending -----------------------------------------------------------------------------
     def local_host(self) -> str:

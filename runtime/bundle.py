@@ -8,10 +8,11 @@
     ('mel_2bar', 'flat', 2, 256)
     >>> mu, sigma = bundle.run("encoder", x, lengths)      # inputs and outputs in model.json order
 
-A bundle that is incomplete, of an unknown ``format_version`` or inconsistent with its
+A bundle that is incomplete, of an unknown ``format_version`` or kind, inconsistent with its
 ``model.json`` (missing file, checksum, input/output names, shapes or types that do not match the
-ONNX graph) is refused with :class:`BundleError`, whose one-line message names the file and the
-problem. The schema is documented in docs/bundle.md.
+ONNX graph) or whose graphs are not exactly its kind's (:mod:`runtime.decoding`) is refused with
+:class:`BundleError`, whose one-line message names the file and the problem. The schema is
+documented in docs/bundle.md.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from .decoding import DECODINGS
+
 FORMAT_VERSION = 1
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL = "mel_2bar"
@@ -32,14 +35,6 @@ DEFAULT_MODEL = "mel_2bar"
 #: $XDG_DATA_HOME/latentbridge/models (~/.local/share/latentbridge/models)
 USER_MODELS_ENV = "LB_MODELS"
 
-#: ONNX graphs every bundle of a kind must hold
-REQUIRED_GRAPHS = {
-    "flat": ("encoder", "decoder_init", "decoder_step"),
-    "hierarchical": ("encoder", "conductor_init", "conductor_step", "decoder_init", "decoder_step"),
-    "note_events": ("encoder", "decoder_init", "decoder_step_dt", "decoder_step_t", "decoder_step_p"),
-    # GrooVAE: decoder_step emits hit logits, velocities and offsets (docs/groove.md)
-    "groove": ("encoder", "decoder_init", "decoder_step"),
-}
 REQUIRED_KEYS = ("format_version", "name", "kind", "codec", "steps_per_bar", "bars", "z_size", "graphs")
 
 _ORT_TYPES = {"tensor(float)": "float32", "tensor(int64)": "int64", "tensor(float16)": "float16",
@@ -155,7 +150,8 @@ def _bundles_in(folder: Path) -> list[str]:
 
 
 def read_meta(folder: Path) -> dict[str, Any]:
-    """Parse and check ``model.json`` (keys, version, kind, graph list) without opening ONNX files."""
+    """Parse and check ``model.json`` (keys, version, kind, and exactly the graphs of that kind,
+    :mod:`runtime.decoding`) without opening ONNX files."""
     meta_path = folder / "model.json"
     if not meta_path.is_file():
         raise BundleError(f"{meta_path}: missing (a bundle folder needs model.json)")
@@ -172,12 +168,12 @@ def read_meta(folder: Path) -> dict[str, Any]:
         raise BundleError(f"{meta_path}: unknown format_version {_shown(meta['format_version'])} "
                           f"(this runtime reads {FORMAT_VERSION})")
     _check_fields(meta_path, meta)
-    graphs = meta["graphs"]
-    for key in REQUIRED_GRAPHS[meta["kind"]]:
-        if key not in graphs:
-            raise BundleError(f"{meta_path}: graph {key!r} is required for kind {meta['kind']!r}")
-    for key, spec in graphs.items():
+    for key, spec in meta["graphs"].items():
         _check_graph_spec(meta_path, key, spec)
+    # exactly the graphs of its kind, with their input and output names (runtime/decoding.py)
+    problem = DECODINGS[meta["kind"]].check_graphs(meta["graphs"])
+    if problem:
+        raise BundleError(f"{meta_path}: {problem}")
     _check_consistency(meta_path, meta)
     return meta
 
@@ -207,9 +203,9 @@ def _check_fields(meta_path: Path, meta: dict) -> None:
         raise BundleError(f"{meta_path}: 'name' must be a non-empty one-line string of at most "
                           f"{MAX_NAME} characters, got {_shown(name)}")
     kind = meta["kind"]
-    if not isinstance(kind, str) or kind not in REQUIRED_GRAPHS:
+    if not isinstance(kind, str) or kind not in DECODINGS:
         raise BundleError(f"{meta_path}: unknown kind {_shown(kind)} "
-                          f"(known: {', '.join(REQUIRED_GRAPHS)})")
+                          f"(known: {', '.join(DECODINGS)})")
     codec = meta["codec"]
     if not isinstance(codec, dict) or not isinstance(codec.get("name"), str):
         raise BundleError(f"{meta_path}: 'codec' must be an object with a 'name' string, "
@@ -258,7 +254,7 @@ def _check_consistency(meta_path: Path, meta: dict) -> None:
     if encoder is None:
         return
     inputs, outputs = encoder["inputs"], encoder["outputs"]
-    if meta["kind"] != "note_events" and inputs and len(inputs[0].get("shape") or []) == 3:
+    if DECODINGS[meta["kind"]].grid and inputs and len(inputs[0].get("shape") or []) == 3:
         steps = inputs[0]["shape"][1]
         want = meta["bars"] * meta["steps_per_bar"]
         if _plain_int(steps) is not None and steps != want:

@@ -37,12 +37,11 @@ import numpy as np
 
 from .bundle import Bundle, BundleError, load_bundle
 from .codecs import CodecError, codec_from_config
-from .codecs.trio import trio_part
+from .decoding import EngineError, decoding_for
 from .defaults import default
 from .dynamics import mean_velocity
 from .music import Clip, Note
-from .quantize import to_steps
-from .sampling import make_rng, sample_bernoulli, sample_categorical, slerp
+from .sampling import make_rng, slerp
 
 #: a clip with more notes per bar than this times the training data's 99th percentile is noise
 DENSITY_FACTOR = 1.5
@@ -50,12 +49,9 @@ DENSITY_FACTOR = 1.5
 GUARD_TRIES = 4
 
 
-class EngineError(ValueError):
-    """Something the engine cannot do with this input or bundle; one line for the user."""
-
-
 class Engine:
-    """A loaded model bundle plus the decode loops that drive its step graphs."""
+    """A loaded model bundle plus the tools; ``engine.decoder`` (runtime/decoding.py, one class
+    per bundle kind) runs its step graphs."""
 
     def __init__(self, bundle: Bundle):
         self.bundle = bundle
@@ -89,6 +85,8 @@ class Engine:
         names = list(getattr(self.codec, "part_names", ()) or ())
         silent = self.decoding.get("silent_parts") or []
         self.silent_parts = {names.index(p) for p in silent if isinstance(p, str) and p in names}
+        #: the bundle kind's decoder: encodes, decodes and continues through its graphs
+        self.decoder = decoding_for(self.kind)(self)
 
     # -- loading --------------------------------------------------------------------------------
     @classmethod
@@ -124,21 +122,12 @@ class Engine:
 
     def tokens(self, clip: Clip, steps: int | None = None) -> np.ndarray:
         """Codec tokens of a prepared clip, exactly ``bars * steps_per_bar`` (or ``steps``) steps
-        long."""
+        long (a note-event model: every note the clip has, no padding)."""
         steps = self.total_steps if steps is None else steps
         try:
-            if self.kind == "groove":  # a user's kit: the General MIDI drum table
-                tokens = self.codec.encode(self.prepare(clip), inference=True)
-            else:
-                tokens = self.codec.encode(self.prepare(clip, steps / self.steps_per_quarter))
+            return self.decoder.tokens(clip, steps)
         except CodecError as exc:
             raise EngineError(f"{self.name} cannot encode this clip: {exc}") from None
-        if self.kind == "note_events":
-            return tokens
-        if len(tokens) < steps:
-            pad = np.zeros((steps - len(tokens),) + tokens.shape[1:], tokens.dtype)
-            tokens = np.concatenate([tokens, pad])
-        return tokens[:steps]
 
     def to_clip(self, tokens: np.ndarray) -> Clip:
         """A clip for decoded tokens, exactly ``bars`` bars long (later notes are dropped)."""
@@ -152,12 +141,7 @@ class Engine:
             clips = [clips]
         if not clips:
             return np.zeros((0, self.z_size), np.float32)
-        if self.kind == "note_events":  # note counts differ per clip: one encoder call each
-            return np.concatenate([self._encode_events(c) for c in clips]).astype(np.float32)
-        tokens = np.stack([self.tokens(c) for c in clips])
-        inputs = np.stack([self.codec.to_input(t) for t in tokens]).astype(np.float32)
-        lengths = np.full(len(clips), self.total_steps, np.int64)
-        return self.run_encoder(inputs, lengths)
+        return self.decoder.encode(clips)
 
     def run_encoder(self, inputs: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """mu from the encoder graph (``lengths`` only goes in where the graph reads it)."""
@@ -169,13 +153,6 @@ class Engine:
                               f"'inputs' and 'lengths', not {[i['name'] for i in spec['inputs']]}")
         mu = self.bundle.run("encoder", *args)[0]
         return mu.astype(np.float32)
-
-    def _encode_events(self, clip: Clip) -> np.ndarray:
-        tokens = self.tokens(clip)[: self.notes]
-        if not len(tokens):
-            raise EngineError(f"{self.name} cannot encode an empty clip (no notes in the first "
-                              f"{self.bars} bars)")
-        return self.run_encoder(tokens[None], np.array([len(tokens)], np.int64))
 
     # -- decode -----------------------------------------------------------------------------
     def decode(self, z: np.ndarray, temperature: float = 1.0, seed: int | None = None,
@@ -225,15 +202,9 @@ class Engine:
         their velocities and timing."""
         z = self._latents(z, temperature)
         rng = make_rng(seed)
-        if self.kind == "groove":
-            return self.codec.from_output(self._groove_loop(z, temperature, rng, hits))
-        if hits is not None:
+        if hits is not None and not self.decoder.takes_hits:
             raise EngineError(f"{self.name} is no groove model: it cannot keep given hits")
-        if self.kind == "flat":
-            return self._step_loop(z, self.total_steps, temperature, rng)[0]
-        if self.kind == "hierarchical":
-            return self._decode_hierarchical(z, temperature, rng)
-        return self._decode_events(z, temperature, rng)
+        return self.decoder.decode(z, temperature, rng, hits)
 
     def decode_values(self, z: np.ndarray, temperature: float = 1.0, seed: int | None = None,
                       hits: np.ndarray | None = None) -> np.ndarray:
@@ -245,10 +216,10 @@ class Engine:
             >>> engine.decode_values(z, temperature=0.0).shape      # a 2-bar GrooVAE
             (1, 32, 27)
         """
-        if self.kind != "groove":
+        if not self.decoder.continuous:
             raise EngineError(f"{self.name} is no groove model: decode_values is for GrooVAE")
         z = self._latents(z, temperature)
-        return self._groove_loop(z, temperature, make_rng(seed), hits)
+        return self.decoder.values(z, temperature, make_rng(seed), hits)
 
     def _latents(self, z, temperature: float) -> np.ndarray:
         """Latent codes as float32 [B, z_size] (one code may come as [z_size]), checked with the
@@ -263,142 +234,6 @@ class Engine:
         if not np.isfinite(temperature) or temperature < 0:
             raise EngineError(f"temperature must be a number >= 0, got {temperature}")
         return z
-
-    def _step_loop(self, cond: np.ndarray, steps: int, temperature: float, rng,
-                   prev: np.ndarray | None = None, state=None):
-        """``steps`` x decoder_step(prev, cond, *state) -> (logits, *state), starting from
-        decoder_init(cond); returns (tokens [B, steps(, parts)], last prev input)."""
-        if state is None:
-            state = self.bundle.run("decoder_init", cond)
-        batch, width, parts = cond.shape[0], sum(self.output_depths), len(self.output_depths)
-        tokens = np.zeros((batch, steps) + ((parts,) if parts > 1 else ()), np.int64)
-        # The hot loop (per step: one graph call, one sampling draw, one feedback): the session
-        # and its names are fetched once; the one-hot feedback is written into one reused buffer
-        # (runs are synchronous, so rewriting it between steps is safe).
-        session = self.bundle.sessions["decoder_step"]
-        spec = self.bundle.graph("decoder_step")
-        in_names = [i["name"] for i in spec["inputs"]]
-        out_names = [o["name"] for o in spec["outputs"]]
-        if len(in_names) != 2 + len(state):
-            raise EngineError(f"{self.bundle.path / spec['file']}: decoder_step takes "
-                              f"{len(in_names)} inputs, got {2 + len(state)}")
-        feed = np.zeros((batch, width), np.float32)
-        if prev is not None:
-            feed[...] = prev
-        cond = np.ascontiguousarray(cond, np.float32)
-        feeds = dict(zip(in_names, [feed, cond, *state]))
-        one_hot = self.decoding.get("feedback", "one_hot") == "one_hot" and parts == 1
-        bound = _StepBinding.make(session, in_names, out_names, feed, cond, state) if one_hot else None
-        rows, hot = np.arange(batch), feed.argmax(axis=-1)   # where each row's one hot is
-        if batch == 1:
-            hot = int(hot[0])
-        for t in range(steps):
-            if bound is not None:
-                logits = bound.run(t)
-            else:
-                logits, *state = session.run(out_names, feeds)
-                feeds.update(zip(in_names[2:], state))
-            if one_hot:
-                chosen = sample_categorical(logits, temperature, rng)
-                tokens[:, t] = chosen
-                if batch == 1:  # scalar indexing: far cheaper than fancy indexing per step
-                    feed[0, hot] = 0.0
-                    hot = int(chosen[0])
-                    feed[0, hot] = 1.0
-                else:
-                    feed[rows, hot] = 0.0
-                    feed[rows, chosen] = 1.0
-                    hot = chosen
-            else:
-                tokens[:, t] = self.choose(logits, temperature, rng)
-                feed = feeds[in_names[0]] = self._feedback(tokens[:, t])
-        return tokens, feed.copy()
-
-    def choose(self, logits: np.ndarray, temperature: float, rng) -> np.ndarray:
-        """Tokens for one step's logits: [B] for one softmax, [B, parts] when the decoder emits
-        several side by side (the trio's melody, bass and drums), each part sampled on its own."""
-        if len(self.output_depths) == 1:
-            return sample_categorical(logits, temperature, rng)
-        bounds = np.cumsum([0] + self.output_depths)
-        # a part that was silent in all the training data (the trio's drums, trained on scores
-        # without drums) stays silent: its head never learnt what playing would mean
-        return np.stack([np.zeros(len(logits), np.int64) if k in self.silent_parts
-                         else sample_categorical(logits[:, a:b], temperature, rng)
-                         for k, (a, b) in enumerate(zip(bounds[:-1], bounds[1:]))], axis=-1)
-
-    def _feedback(self, tokens: np.ndarray) -> np.ndarray:
-        """The decoder's next input for chosen tokens [B] or [B, parts]: MusicVAE feeds back the
-        one-hot of the output token (512 wide for drums), concatenated over parts."""
-        tokens = tokens.reshape(len(tokens), -1)
-        out = np.zeros((len(tokens), sum(self.output_depths)), np.float32)
-        rows = np.arange(len(tokens))
-        offset = 0
-        for k, depth in enumerate(self.output_depths):
-            out[rows, offset + tokens[:, k]] = 1.0
-            offset += depth
-        return out
-
-    def _groove_loop(self, z, temperature, rng, hits=None) -> np.ndarray:
-        """GrooVAE's decoder -> the fed-back values [B, steps, 27]: per step the graph gives hit
-        logits, velocities and offsets; hits are drawn here (Bernoulli at ``temperature``, 0 =
-        logit > 0) or taken from ``hits``; the next input is the chosen hits with the velocities
-        and offsets of those hits, zero elsewhere (``decoding.feedback_mask`` "hits",
-        latentbridge's GrooVAE) or of every drum ("none": Magenta's GrooveLstmDecoder, imported
-        checkpoints)."""
-        batch, c = z.shape[0], self.codec.num_classes
-        mask = self.decoding.get("feedback_mask", "hits")
-        if mask not in ("hits", "none"):
-            raise EngineError(f"{self.bundle.path / 'model.json'}: decoding.feedback_mask must be "
-                              f"'hits' or 'none', not {mask!r}")
-        if hits is not None:
-            hits = np.asarray(hits, np.float32)
-            if hits.shape != (batch, self.total_steps, c):
-                raise EngineError(f"hits to keep must have shape {[batch, self.total_steps, c]}, "
-                                  f"got {list(hits.shape)}")
-        state = self.bundle.run("decoder_init", z)
-        prev = np.zeros((batch, 3 * c), np.float32)
-        values = np.zeros((batch, self.total_steps, 3 * c), np.float32)
-        for t in range(self.total_steps):
-            outputs, *state = self.bundle.run("decoder_step", prev, z, *state)
-            chosen = (hits[:, t] if hits is not None
-                      else sample_bernoulli(outputs[:, :c], temperature, rng).astype(np.float32))
-            if mask == "none":
-                prev = np.concatenate([chosen, outputs[:, c:]], -1).astype(np.float32)
-            else:
-                prev = np.concatenate([chosen, outputs[:, c:2 * c] * chosen,
-                                       outputs[:, 2 * c:] * chosen], -1).astype(np.float32)
-            values[:, t] = prev
-        return values
-
-    def _decode_hierarchical(self, z, temperature, rng):
-        """The conductor emits one embedding per bar; the bar decoder restarts from it (the
-        previous token carries over the bar line, as in Magenta, unless model.json says not)."""
-        state = self.bundle.run("conductor_init", z)
-        carry_prev = bool(self.decoding.get("carry_prev_across_bars", True))
-        prev, bars = None, []
-        for _ in range(self.bars):
-            embedding, *state = self.bundle.run("conductor_step", *state)
-            tokens, last = self._step_loop(embedding, self.steps_per_bar, temperature, rng,
-                                           prev if carry_prev else None)
-            prev = last
-            bars.append(tokens)
-        return np.concatenate(bars, axis=1)
-
-    def _decode_events(self, z, temperature, rng):
-        """Note unrolling: per note, dT, then T given dT, then P given both (Wang et al. 2019)."""
-        batch = z.shape[0]
-        state = self.bundle.run("decoder_init", z)
-        prev = np.tile(np.asarray(self.decoding["start_note"], np.int64), (batch, 1))
-        notes = np.zeros((batch, self.notes, 3), np.int64)
-        for i in range(self.notes):
-            logits, *state = self.bundle.run("decoder_step_dt", prev, z, *state)
-            dt = sample_categorical(logits, temperature, rng)
-            logits, *state = self.bundle.run("decoder_step_t", dt, *state)
-            t = sample_categorical(logits, temperature, rng)
-            logits, *state = self.bundle.run("decoder_step_p", dt, t, *state)
-            p = sample_categorical(logits, temperature, rng)
-            prev = notes[:, i] = np.stack([dt, t, p], axis=-1)
-        return notes
 
     # -- generation -------------------------------------------------------------------------
     def sample(self, n: int = 1, temperature: float = default("sample", "temperature"),
@@ -472,13 +307,11 @@ class Engine:
             return True
         if tool in ("interpolate", "vary"):
             return "encoder" in (self.bundle.meta.get("graphs") or {})
-        if tool == "continue":   # an encoder, and a decoder continue_ knows how to prime
-            if "encoder" not in (self.bundle.meta.get("graphs") or {}):
-                return False
-            return self.kind == "note_events" or (self.kind in ("flat", "hierarchical")
-                                                  and self.codec.one_hot_steps)
-        if tool in self.GROOVE_INPUTS:
-            return self.kind == "groove" and \
+        if tool == "continue":   # an encoder, and a decoder that knows how to be primed
+            return "encoder" in (self.bundle.meta.get("graphs") or {}) and \
+                self.decoder.offers_continue()
+        if tool in self.GROOVE_INPUTS:   # a decoder that keeps given hits, the codec's input
+            return self.decoder.takes_hits and \
                 getattr(self.codec, "input_transform", None) == self.GROOVE_INPUTS[tool]
         return False
 
@@ -565,10 +398,9 @@ class Engine:
         if not isinstance(clip, Clip):
             raise EngineError(f"expected a Clip, got {type(clip).__name__}")
         bars = int(bars)
-        continued = self._continue_events if self.kind == "note_events" else self._continue_grid
         rng = make_rng(seed)
         self.warnings = []
-        start, per_bar, write = continued(clip)
+        start, per_bar, write = self.decoder.continuation(clip)
         for attempt in range(GUARD_TRIES + 1):
             added = write(bars, temperature, rng)
             if added.notes or temperature <= 0 or attempt == GUARD_TRIES:
@@ -577,7 +409,7 @@ class Engine:
             self.warnings.append(f"clip 1: the {bars} new bar(s) have no notes")
         length = start + bars * per_bar
         level = mean_velocity(clip)
-        part = trio_part if self.codec.name == "trio" else None
+        part = getattr(self.codec, "part_of", None)   # a codec of several pitched parts (trio)
         notes = list(clip.notes) + [
             replace(n, start=n.start + start, end=min(n.end + start, length),
                     velocity=level or n.velocity, program=_program(clip, n, part))
@@ -585,7 +417,7 @@ class Engine:
         result = clip.copy(notes=notes, length=length)
         meters = [(b, n, d) for b, n, d in clip.meter_changes if b < start - 1e-9] \
             or [(0.0, *clip.time_signature)]
-        if self.kind != "note_events" and tuple(meters[-1][1:]) != (4, 4):
+        if self.decoder.grid and tuple(meters[-1][1:]) != (4, 4):
             # grid models write 4/4 bars: the file says so from the first new bar on
             result.meter_changes = meters + [(start, 4, 4)]
             self.warnings.append(f"{self.name} plays 4/4 bars: the clip in "
@@ -593,120 +425,13 @@ class Engine:
                                  f"{start:g}")
         return result
 
-    def _continue_grid(self, clip: Clip):
-        """Flat and hierarchical models: (clip end, beats per bar, bars -> new bars as a clip)."""
-        spb = self.steps_per_bar
-        clip_bars = self._whole_bars(clip)
-        music = self.tokens(clip, clip_bars * spb)
-        if self.silent_parts:   # a part the model never heard play is read as silence
-            music = music.copy()
-            music[:, sorted(self.silent_parts)] = 0
-        if not music.any():
-            raise EngineError(f"nothing to continue: no notes {self.name} can read in the clip")
-
-        def write(bars: int, temperature: float, rng) -> Clip:
-            tokens = music
-            for _ in range(bars):
-                tokens = np.concatenate([tokens, self._next_bar(tokens, temperature, rng)])
-            return self.codec.decode(tokens[len(music):])
-
-        return clip_bars * 4.0, 4.0, write
-
-    def _next_bar(self, tokens: np.ndarray, temperature: float, rng) -> np.ndarray:
-        """One bar of tokens after ``tokens`` (one round of :meth:`continue_`, grid models)."""
-        window, spb = self.total_steps, self.steps_per_bar
-        recent = tokens[-window:] if len(tokens) >= window else \
-            np.resize(tokens, (window,) + tokens.shape[1:])
-        z = self.run_encoder(self.codec.to_input(recent)[None].astype(np.float32),
-                             np.array([window], np.int64))
-        primer = tokens[-min(len(tokens), window - spb):]
-        if self.kind == "flat":
-            prev, state = self._force(z, primer)
-            return self._step_loop(z, spb, temperature, rng, prev=prev, state=state)[0][0]
-        # Hierarchical: the primer's bars take the conductor's first bars, the new bar the next.
-        # The bar decoder restarts from each bar's embedding, so teacher-forcing it through the
-        # primer's bars leaves one trace only: their last token, carried over the bar line
-        # (fed as the new bar's first input, as decoding does); the same result, 16x cheaper.
-        state = self.bundle.run("conductor_init", z)
-        for _ in range(len(primer) // spb + 1):
-            embedding, *state = self.bundle.run("conductor_step", *state)
-        carry = bool(self.decoding.get("carry_prev_across_bars", True))
-        prev = self._feedback(primer[-1:]) if carry else None
-        return self._step_loop(embedding, spb, temperature, rng, prev)[0][0]
-
-    def _force(self, cond: np.ndarray, primer: np.ndarray, prev: np.ndarray | None = None):
-        """Teacher forcing: the decoder, started from ``decoder_init(cond)``, fed ``primer`` as
-        its own tokens -> (the next step's input, the state)."""
-        state = self.bundle.run("decoder_init", cond)
-        if prev is None:
-            prev = np.zeros((1, sum(self.output_depths)), np.float32)
-        for token in primer:
-            _, *state = self.bundle.run("decoder_step", prev, cond, *state)
-            prev = self._feedback(np.array([token]))
-        return prev, state
-
-    def _continue_events(self, clip: Clip):
-        """Note-event models, in the clip's meter: (clip end on its bar line, beats per bar,
-        bars -> new bars as a clip from beat 0)."""
-        per_bar, end = _bar_grid(clip)
-        heard = self.prepare(clip, end)
-        if not heard.notes:
-            raise EngineError(f"nothing to continue: no notes {self.name} can read in the clip")
-
-        def write(bars: int, temperature: float, rng) -> Clip:
-            music = heard
-            for k in range(bars):   # bar by bar: each bar ends its notes at its bar line
-                start, stop = end + k * per_bar, end + (k + 1) * per_bar
-                new = self._next_notes(music, start, stop, temperature, rng)
-                music = music.copy(notes=music.notes + new, length=stop).slice(0.0, stop)
-            return music.slice(end, end + bars * per_bar)
-
-        return end, per_bar, write
-
-    def _next_notes(self, music: Clip, start: float, stop: float, temperature: float,
-                    rng) -> list[Note]:
-        """The notes of the bar ``start .. stop`` (beats) after ``music`` (one round of
-        :meth:`continue_`, note-event models), with their full durations."""
-        codec, run = self.codec, self.bundle.run
-        tpq = codec.ticks_per_quarter
-        tokens = codec.encode(music)       # music: prepared notes (the clip's and new ones)
-        z = self.run_encoder(tokens[None, -self.notes:], np.array([min(len(tokens), self.notes)],
-                                                                  np.int64))
-        state = run("decoder_init", z)
-        prev = np.asarray(self.decoding["start_note"], np.int64)[None]
-        for dt, t, p in tokens[-min(len(tokens), self.notes * 3 // 4):]:   # teacher forcing
-            _, *state = run("decoder_step_dt", prev, z, *state)
-            _, *state = run("decoder_step_t", np.array([dt]), *state)
-            _, *state = run("decoder_step_p", np.array([dt]), np.array([t]), *state)
-            prev = np.array([[dt, t, p]], np.int64)
-        onset = max(to_steps(n.start, tpq) for n in music.notes)
-        first, last = to_steps(start, tpq), to_steps(stop, tpq)
-        notes = []
-        for _ in range(self.notes):                # at most this many notes in one bar
-            logits, *state = run("decoder_step_dt", prev, z, *state)
-            if onset < first:  # the bar's first note: not before the bar line (the music so
-                # far is fixed); a rest longer than the longest dT reads as the longest dT
-                reach = codec.dt_values >= min(first - onset, codec.dt_values[-1])
-                logits = np.where(reach, logits, -np.inf)
-            dt = sample_categorical(logits, temperature, rng)
-            logits, *state = run("decoder_step_t", dt, *state)
-            t = sample_categorical(logits, temperature, rng)
-            logits, *state = run("decoder_step_p", dt, t, *state)
-            p = sample_categorical(logits, temperature, rng)
-            onset = max(onset + int(codec.dt_values[dt[0]]), first)
-            if onset >= last:
-                break
-            notes.append(Note(int(p[0]) + codec.min_pitch, onset / tpq,
-                              (onset + int(codec.duration_values[t[0]])) / tpq, codec.velocity))
-            prev = np.stack([dt, t, p], axis=-1)
-        return notes
-
     def _need_groove(self, transform: str, tool: str, model: str) -> None:
         if not self.offers(tool):
             raise EngineError(f"{self.name} cannot {tool}: {tool} needs a groove model with the "
                               f"{transform} input, such as {model}")
 
-    def _whole_bars(self, clip: Clip) -> int:
+    def whole_bars(self, clip: Clip) -> int:
+        """Bars of the model's 4/4 grid the clip spans, a started bar counting (at least 1)."""
         if not isinstance(clip, Clip):
             raise EngineError(f"expected a Clip, got {type(clip).__name__}")
         return max(1, int(np.ceil(clip.length * self.steps_per_quarter / self.steps_per_bar - 1e-9)))
@@ -714,7 +439,7 @@ class Engine:
     def _groove_windows(self, clip: Clip, what: str) -> tuple[np.ndarray, int]:
         """The clip's groove tokens cut into windows of the model's length -> ([N, T, 27], bars):
         encoded whole, so a hit played just before a window's first beat belongs to it."""
-        bars = self._whole_bars(clip)
+        bars = self.whole_bars(clip)
         windows = -(-bars // self.bars)
         tokens = self.tokens(clip, windows * self.total_steps)
         if not tokens[:, :self.codec.num_classes].any():
@@ -730,43 +455,6 @@ class Engine:
         return played.slice(0.0, bars * 4.0)
 
 
-class _StepBinding:
-    """decoder_step on preallocated buffers: two ONNX Runtime IOBindings (state A -> B, B -> A)
-    over numpy arrays, so a step is one ``run_with_iobinding`` that allocates nothing. The
-    buffers live here as long as the bindings that point into them."""
-
-    @classmethod
-    def make(cls, session, in_names, out_names, feed, cond, state) -> "_StepBinding | None":
-        """``None`` where it does not apply (not on the CPU, state not float32): plain runs."""
-        if session.get_providers()[:1] != ["CPUExecutionProvider"] or \
-                len(out_names) != len(in_names) - 1 or \
-                any(np.asarray(a).dtype != np.float32 for a in state):
-            return None
-        return cls(session, in_names, out_names, feed, cond, state)
-
-    def __init__(self, session, in_names, out_names, feed, cond, state):
-        self.session = session
-        self.inputs = [feed, cond]                    # rewritten in place by the caller
-        self.ping = [np.array(a, np.float32, order="C") for a in state]
-        self.pong = [np.empty_like(a) for a in self.ping]
-        self.logits = np.empty_like(feed)
-        self.bindings = [self._bind(in_names, out_names, self.ping, self.pong),
-                         self._bind(in_names, out_names, self.pong, self.ping)]
-
-    def _bind(self, in_names, out_names, src, dst):
-        binding = self.session.io_binding()
-        for name, array in zip(in_names, self.inputs + src):
-            binding.bind_input(name, "cpu", 0, np.float32, list(array.shape), array.ctypes.data)
-        for name, array in zip(out_names, [self.logits] + dst):
-            binding.bind_output(name, "cpu", 0, np.float32, list(array.shape), array.ctypes.data)
-        return binding
-
-    def run(self, step: int) -> np.ndarray:
-        """Step ``step`` of the loop; returns the logits buffer (overwritten by the next)."""
-        self.session.run_with_iobinding(self.bindings[step % 2])
-        return self.logits
-
-
 def _program(clip: Clip, note: Note, part=None) -> int:
     """The program of the clip's first pitched note (of the same part, where ``part`` names a
     note's part: the trio's melody and bass): a continuation plays the same instruments."""
@@ -774,15 +462,3 @@ def _program(clip: Clip, note: Note, part=None) -> int:
         return note.program
     return next((n.program for n in clip.notes if not n.is_drum
                  and (part is None or part(n) == part(note))), note.program)
-
-
-def _bar_grid(clip: Clip) -> tuple[float, float]:
-    """(beats per bar, the clip's end on a bar line) in the meter in force at its end (a meter
-    change at the very end included; bars counted from that change); at least one bar."""
-    origin, meter = 0.0, clip.time_signature
-    for beat, num, den in clip.meter_changes:
-        if beat <= clip.length + 1e-9:
-            origin, meter = beat, (num, den)
-    per_bar = meter[0] * 4.0 / meter[1]
-    end = origin + int(np.ceil((clip.length - origin) / per_bar - 1e-9)) * per_bar
-    return per_bar, max(end, per_bar)

@@ -39,11 +39,11 @@ def hearing(engine: Engine, piece: Clip) -> Hearing:
     """How ``engine``'s model hears ``piece`` (one model-length slice starting at beat 0)."""
     total = len(piece.notes)
     prepared = engine.prepare(piece)
-    if engine.kind == "groove" or not total:
+    if engine.decoder.continuous or not total:
         return Hearing(total, len(prepared.notes) if total else 0, {}, prepared)
     try:
         tokens = engine.tokens(piece)
-        if engine.kind == "note_events":
+        if not engine.decoder.grid:
             tokens = tokens[: engine.notes]
         heard = len(engine.to_clip(tokens).notes)
     except EngineError:

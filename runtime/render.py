@@ -287,7 +287,7 @@ def _listen(args, engine, clip: Clip, path, chunks: int) -> list[Clip]:
     if later:
         print(f"warning: {path}: {len(later)} notes after bar {chunks * engine.bars} left out "
               f"(--bars {whole} takes the whole file)", file=sys.stderr)
-    if engine.kind != "note_events" and clip.beats_per_bar != 4.0:
+    if engine.decoder.grid and clip.beats_per_bar != 4.0:
         num, den = clip.time_signature
         print(f"warning: {path} is in {num}/{den}: {engine.name} reads it beat for beat as 4/4 "
               f"bars", file=sys.stderr)

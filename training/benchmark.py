@@ -8,7 +8,8 @@ folder (then through the ONNX graphs the runtime plays, no torch model involved)
 For every window of the split, z = posterior mean and argmax decoding give the model's
 reconstruction. It is scored, and so are three predictions that use no latent code at all:
 
-- ``all-rest``: nothing played (token 0 everywhere; note-event models have no such baseline);
+- ``all-rest``: nothing played (token 0 everywhere; only for grid codecs: note-event models have
+  no such baseline);
 - ``most-frequent``: the training split's most frequent token at each position (per part/field);
 - ``nearest-train``: the training window with the most equal steps — what a model that only
   memorised the training set could at best play back.
@@ -60,16 +61,18 @@ def convert_windows(tokens: np.ndarray, source, target) -> np.ndarray:
 # -- notes --------------------------------------------------------------------------------------
 
 def _part_of(codec, note) -> str:
+    """What a decoded note is scored as, by the codec's own tables: a drum hit by its class
+    (the codec's, or its drum part's, ``class_of``), a pitched note by the codec's part
+    (``part_of``, a trio's melody or bass) or as one line of "notes"."""
     if note.is_drum:
         from runtime.codecs.drums import DRUM_CLASS_NAMES
 
-        drums = codec.drums if codec.name == "trio" else codec
+        drums = getattr(codec, "drums", codec)
         index = getattr(drums, "class_of", {}).get(note.pitch)
         return DRUM_CLASS_NAMES[index] if index is not None else "drums"
-    if codec.name == "trio":
-        from runtime.codecs.trio import trio_part
-
-        return trio_part(note) or "other"
+    part_of = getattr(codec, "part_of", None)
+    if part_of is not None:
+        return part_of(note) or "other"
     return "notes"
 
 
@@ -117,12 +120,9 @@ def score(codec, pred: np.ndarray, target: np.ndarray) -> dict:
     equal = pred == target
     out = {"steps": float(equal.all(-1).mean() if equal.ndim == 3 else equal.mean()),
            "notes": note_scores(codec, pred, target)}
-    if equal.ndim == 3:
-        names = getattr(codec, "field_names", None) or [f"part{k}" for k in range(equal.shape[-1])]
-        if codec.name == "note_events":
-            names = ["dT", "T", "P"]
-        elif codec.name == "trio":
-            names = ["melody", "bass", "drums"]
+    if equal.ndim == 3:   # the codec names its fields (note events) or parts (trio)
+        names = (getattr(codec, "field_names", None) or getattr(codec, "part_names", None)
+                 or [f"part{k}" for k in range(equal.shape[-1])])
         out["fields"] = {n: float(equal[..., k].mean()) for k, n in enumerate(names)}
     return out
 
@@ -158,7 +158,7 @@ def nearest_train(train: np.ndarray, windows: np.ndarray, seed: int = 0,
 def baselines(codec, train: np.ndarray | None, windows: np.ndarray, seed: int = 0) -> dict:
     """Predictions of the trivial baselines for ``windows`` (name -> tokens like ``windows``)."""
     out = {}
-    if codec.name != "note_events":
+    if codec.window_unit == "bars":   # a grid: token 0 everywhere is silence
         out["all-rest"] = np.zeros_like(windows)
     if train is not None and len(train):
         out["most-frequent"] = np.broadcast_to(most_frequent(train), windows.shape).copy()
@@ -228,11 +228,9 @@ def bundle_model(engine, dataset_codec):
     def encode(tokens: np.ndarray) -> np.ndarray:
         width["steps"] = tokens.shape[1]
         x = tokens if same else convert_windows(tokens, dataset_codec, engine.codec)
-        if engine.kind == "note_events":
+        if not engine.decoder.grid:   # at most the notes the model reads and writes
             x = x[:, : engine.notes]
-            inputs = x
-        else:
-            inputs = np.stack([engine.codec.to_input(w) for w in x]).astype(np.float32)
+        inputs = engine.decoder.encoder_inputs(engine.codec, x)
         return engine.run_encoder(inputs, np.full(len(x), x.shape[1], np.int64))
 
     def decode(z: np.ndarray) -> np.ndarray:

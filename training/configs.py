@@ -84,7 +84,10 @@ register(Config("hierdec-mel_32bar", _mvae(
 # bars, 256 for sixteen) so the KL term cannot empty z, Magenta's inverse-sigmoid scheduled
 # sampling on the 2-bar models (free-running decoding is what the runtime plays), and for 16 bars
 # Magenta's hierarchical encoder (a bidirectional LSTM per bar, another over the bars) instead of
-# one flat LSTM over 256 steps. tests/training/test_overfit.py checks each recipe can learn.
+# one flat LSTM over 256 steps, with a batch-normalised mu (BN-VAE, Zhu et al. 2020) and Glorot
+# init of the latent layers: without them both 16-bar encoders gave every window the same z within
+# 200 steps (docs/training.md, "The 16-bar models"). tests/training/test_overfit.py checks each
+# recipe can learn.
 _LB_2BAR = dict(steps=20000, batch_size=64, checkpoint_every=500, eval_every=500, eval_batches=4,
                 learning_rate=3e-3, decay_rate=0.9998)
 _LB_16BAR = dict(steps=12000, batch_size=32, checkpoint_every=250, eval_every=250,
@@ -102,13 +105,13 @@ register(Config("lb-drums_2bar", _mvae(
     description="small 2-bar drum VAE for CPU training"))
 register(Config("lb-mel_16bar", _mvae(
     max_seq_len=256, level_lengths=[16, 16], enc_level_lengths=[16, 16], z_size=256,
-    enc_rnn_size=[256, 256], dec_rnn_size=[256], free_bits=256, max_beta=0.2, beta_rate=0.9995),
+    enc_rnn_size=[256, 256], dec_rnn_size=[256], free_bits=256, max_beta=0.2, beta_rate=0.9995,
+    latent_init_stddev=0.0, mu_batch_norm=1.0),
     codec=dict(MELODY), data=DataConfig("data/mel_16bar"), train=TrainConfig(**_LB_16BAR),
     description="small hierarchical 16-bar melody VAE (hierarchical encoder) for CPU training"))
 register(Config("lb-trio_16bar", _mvae(
     max_seq_len=256, level_lengths=[16, 16], enc_level_lengths=[16, 16], split_decoders=True,
     z_size=256, enc_rnn_size=[256, 256], dec_rnn_size=[256], free_bits=256, max_beta=0.2,
-    beta_rate=0.9995),
-    codec=dict(TRIO), data=DataConfig("data/trio_16bar", [-5, 5]),
-    train=TrainConfig(**{**_LB_16BAR, "batch_size": 16}),
+    beta_rate=0.9995, latent_init_stddev=0.0, mu_batch_norm=1.0),
+    codec=dict(TRIO), data=DataConfig("data/trio_16bar", [-5, 5]), train=TrainConfig(**_LB_16BAR),
     description="small hierarchical 16-bar trio VAE for CPU training"))

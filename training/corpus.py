@@ -5,7 +5,8 @@
     ...     if isinstance(item, CorpusError): print("skip", name, item)
     >>> clip = load_file("chorale.mxl")             # runtime.scores: .xml .mxl .abc .krn .mid
 
-Public API: :func:`iter_music21`, :data:`COLLECTIONS`; and, from :mod:`runtime.scores` (the one
+Public API: :func:`iter_music21`, :data:`COLLECTIONS`, :func:`chorale_files`,
+:func:`score_preference`; and, from :mod:`runtime.scores` (the one
 score reader, which the runtime uses too): :func:`load_file`, :func:`load_abc_tunes`,
 :func:`score_to_clip`, :class:`CorpusError` (= ``runtime.scores.ScoreError``).
 
@@ -31,6 +32,36 @@ CorpusError = ScoreError
 #: Riemenschneider list: 371 numbers, 350 distinct files; each file is read once).
 COLLECTIONS = ("bach", "essenFolksong", "oneills1850", "ryansMammoth", "airdsAirs")
 
+#: which file to read when music21 stores a work in several formats: the first suffix here
+SCORE_FORMATS = (".mxl", ".xml", ".musicxml", ".krn", ".abc", ".mid", ".midi")
+
+
+def score_preference(path: Path) -> int:
+    """Rank of ``path``'s format in :data:`SCORE_FORMATS` (lower is preferred; unknown last)::
+
+        >>> min([Path("bwv269.krn"), Path("bwv269.mxl")], key=score_preference).name
+        'bwv269.mxl'
+    """
+    suffix = Path(path).suffix.lower()
+    return SCORE_FORMATS.index(suffix) if suffix in SCORE_FORMATS else len(SCORE_FORMATS)
+
+
+def chorale_files(m21=None) -> list[tuple[str, Path]]:
+    """The Bach chorales as ``(name, file)`` in music21's Riemenschneider order, each file once
+    (the numbering lists some chorales twice), MusicXML when music21 also has the ``.krn``::
+
+        >>> chorale_files()[0]
+        ('bach/bwv269', PosixPath('.../music21/corpus/bach/bwv269.mxl'))
+    """
+    m21 = m21 or music21()
+    files, seen = [], set()
+    for name in m21.corpus.chorales.Iterator(returnType="filename"):
+        path = _chorale_path(m21, name)
+        if path not in seen:
+            seen.add(path)
+            files.append((name, path))
+    return files
+
 
 def iter_music21(collection: str, limit: int | None = None, expand_repeats: bool = False,
                  align_pickup: bool = True) -> Iterator[tuple[str, Clip | CorpusError]]:
@@ -46,13 +77,7 @@ def iter_music21(collection: str, limit: int | None = None, expand_repeats: bool
     count = 0
     if collection == "bach":
         # Only the chorales: music21's bach folder also holds cantata movements and analyses.
-        names = list(m21.corpus.chorales.Iterator(returnType="filename"))
-        sources, seen = [], set()
-        for name in names:  # Riemenschneider's numbering lists some chorales twice
-            path = _chorale_path(m21, name)
-            if path not in seen:
-                seen.add(path)
-                sources.append((name, path))
+        sources = chorale_files(m21)
     else:
         paths = sorted(Path(str(p)) for p in m21.corpus.getComposer(collection))
         if not paths:
@@ -87,5 +112,4 @@ def _chorale_path(m21, name: str) -> Path:
     paths = [Path(str(p)) for p in (found if isinstance(found, (list, tuple)) else [found])]
     stem = name.rsplit("/", 1)[-1]
     exact = [p for p in paths if p.stem == stem] or paths
-    rank = {".mxl": 0, ".xml": 1, ".musicxml": 2, ".krn": 3}
-    return min(exact, key=lambda p: rank.get(p.suffix.lower(), 9))
+    return min(exact, key=score_preference)

@@ -26,7 +26,9 @@ From Python::
     >>> report["accuracy"]["reconstruction"], report["latent"]["mutual_information"]
 
 Works for every model kind of the registry: MusicVAE and its variants (``musicvae``,
-``musicvae_barwise``, ``lm``, ``ae``), ``modular``, ``musebar`` and ``vrash``.
+``musicvae_barwise``, ``lm``, ``ae``), ``modular``, ``musebar`` and ``vrash``, through the one
+model interface (training/models/base.py: ``posterior``, ``predict_next``, ``generate``); a
+model whose decoding kind is continuous (GrooVAE) gets the groove benchmark instead.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ import torch
 from tqdm import tqdm
 
 from runtime.cli import Parser, fail
+from runtime.decoding import DECODINGS
 
 from . import benchmark, metrics
 from .data import DatasetError, WindowDataset
@@ -50,47 +53,6 @@ from .data import DatasetError, WindowDataset
 
 class EvaluationError(ValueError):
     """The checkpoint and the data do not fit together; one line for the user."""
-
-
-# -- one interface over all model kinds ---------------------------------------------------------
-
-class ModelAdapter:
-    """posterior / next-step prediction / free-running generation for any registered model.
-
-    Our own models (modular, musebar, vrash) implement ``posterior``, ``predict_next`` and
-    ``generate``; MusicVAE and its subclasses are driven through their step-function contract.
-    """
-
-    def __init__(self, model):
-        self.model = model
-        self.native = all(hasattr(model, name) for name in ("posterior", "predict_next", "generate"))
-
-    def _model_input(self, batch):
-        # piano rolls are read as float frames, index codecs as int64 tokens
-        if self.model.config.kind == "musebar":
-            return batch["inputs"]
-        return batch["tokens"]
-
-    def posterior(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.native:
-            return self.model.posterior(self._model_input(batch))
-        mu, sigma = self.model.encode(batch["inputs"], batch["lengths"])
-        return mu, 2.0 * torch.log(sigma.clamp(min=1e-12))
-
-    def predict_next(self, batch, z) -> torch.Tensor:
-        if self.native:
-            return self.model.predict_next(self._model_input(batch), z)
-        tokens = batch["tokens"]
-        parts = tokens if tokens.dim() == 3 else tokens.unsqueeze(-1)
-        prev = torch.nn.functional.pad(self.model.one_hot(parts)[:, :-1], (0, 0, 1, 0))
-        logits = self.model.decode_teacher_forced(z, prev)
-        pred = torch.stack([p.argmax(-1) for p in logits.split(self.model.part_depths, -1)], -1)
-        return pred if tokens.dim() == 3 else pred.squeeze(-1)
-
-    def generate(self, z, length: int, temperature: float = 0.0, generator=None) -> torch.Tensor:
-        if self.native:
-            return self.model.generate(z, length, temperature, generator)
-        return self.model.sample(z, temperature, generator)
 
 
 # -- the evaluation -----------------------------------------------------------------------------
@@ -111,7 +73,6 @@ def evaluate_model(model, dataset: WindowDataset, max_examples: int = 512, batch
                    temperature: float = 1.0, seed: int = 0, progress: bool = False) -> dict:
     """All metrics of the module docstring for ``model`` on the first windows of ``dataset``."""
     model.eval()
-    adapter = ModelAdapter(model)
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     n = min(max_examples, len(dataset))
@@ -126,9 +87,9 @@ def evaluate_model(model, dataset: WindowDataset, max_examples: int = 512, batch
     for begin in tqdm(batches, desc="evaluate", unit="batch", disable=not progress):
         batch = dataset.batch(range(begin, min(begin + batch_size, n)))
         tokens = batch["tokens"]
-        mu, logvar = adapter.posterior(batch)
-        pred_next = adapter.predict_next(batch, mu)
-        pred_free = adapter.generate(mu, length, 0.0)
+        mu, logvar = model.posterior(batch)
+        pred_next = model.predict_next(batch, mu)
+        pred_free = model.generate(mu, length, 0.0)
         b = tokens.shape[0]
         next_right += metrics.token_accuracy(pred_next.numpy(), tokens.numpy()) * b
         recon_right += metrics.token_accuracy(pred_free.numpy(), tokens.numpy()) * b
@@ -156,7 +117,7 @@ def evaluate_model(model, dataset: WindowDataset, max_examples: int = 512, batch
         if not torch.isfinite(zs).all():  # a zero latent (lm) has no direction: go linearly
             zs = torch.stack([(1 - a) * mu_all[i] + a * mu_all[j]
                               for a in np.linspace(0, 1, interp_steps)])
-        decoded = adapter.generate(zs, length, 0.0).numpy()
+        decoded = model.generate(zs, length, 0.0).numpy()
         paths.append(list(decoded))
         ends.append((tokens_all[i].numpy(), tokens_all[j].numpy()))
     interpolation = metrics.interpolation_curve(paths, ends) if paths else {}
@@ -165,7 +126,7 @@ def evaluate_model(model, dataset: WindowDataset, max_examples: int = 512, batch
 
     # prior samples vs data, mgeval-style
     z = torch.randn(samples, mu_all.shape[1], generator=generator)
-    sampled = adapter.generate(z, length, temperature, generator).numpy()
+    sampled = model.generate(z, length, temperature, generator).numpy()
     data_clips, _ = _decode_clips(dataset.codec, tokens_all[:samples].numpy())
     sample_clips, failed = _decode_clips(dataset.codec, sampled)
     mgeval = {}
@@ -220,7 +181,7 @@ def evaluate_checkpoint(checkpoint, data, split: str = "test", train_data=None,
 
     model, config, codec = load_checkpoint(checkpoint)
     dataset = _dataset(data, split, max_examples)
-    if getattr(model, "groove", False):
+    if _continuous(model):
         report = _groove_checkpoint(model, codec, dataset, data, train_data,
                                     options.get("batch_size", 64), options.get("progress", False))
         report.update(config=config.name, kind=config.model.kind, data=str(data), split=split,
@@ -231,13 +192,12 @@ def evaluate_checkpoint(checkpoint, data, split: str = "test", train_data=None,
                               f"settings than the checkpoint's {codec.config()['name']!r}; "
                               "evaluate on the dataset the model was trained on")
     report = evaluate_model(model, dataset, max_examples=len(dataset), **options)
-    adapter = ModelAdapter(model)
 
     def encode(tokens):
-        return adapter.posterior(dataset.batch_of(tokens))[0].numpy()
+        return model.posterior(dataset.batch_of(tokens))[0].numpy()
 
     def decode(z):
-        return adapter.generate(torch.as_tensor(z, dtype=torch.float32), dataset.steps, 0.0).numpy()
+        return model.generate(torch.as_tensor(z, dtype=torch.float32), dataset.steps, 0.0).numpy()
 
     with torch.no_grad():
         report["benchmark"] = benchmark.benchmark(
@@ -247,6 +207,13 @@ def evaluate_checkpoint(checkpoint, data, split: str = "test", train_data=None,
     report.update(config=config.name, kind=config.model.kind, data=str(data), split=split,
                   checkpoint=str(checkpoint))
     return report
+
+
+def _continuous(model) -> bool:
+    """Whether the model's decoder emits values (a groove's velocities and offsets), scored
+    by hits and errors rather than tokens: its decoding kind says (runtime/decoding.py)."""
+    kind = getattr(model, "decoding_kind", None)
+    return kind in DECODINGS and DECODINGS[kind].continuous
 
 
 def _groove_data(codec, dataset: WindowDataset, data) -> None:
@@ -287,14 +254,14 @@ def evaluate_bundle(bundle, data, split: str = "test", train_data=None, max_exam
     except EngineError as exc:
         raise EvaluationError(str(exc)) from None
     dataset = _dataset(data, split, max_examples)
-    if engine.kind == "groove":
+    if engine.decoder.continuous:
         _groove_data(engine.codec, dataset, data)
         if dataset.steps != engine.total_steps:
             raise EvaluationError(f"{data} has windows of {dataset.steps} steps, the bundle "
                                   f"decodes {engine.total_steps}")
 
         def encode(tokens):
-            inputs = engine.codec.to_input(tokens).astype(np.float32)
+            inputs = engine.decoder.encoder_inputs(engine.codec, tokens)
             return engine.run_encoder(inputs, np.full(len(tokens), tokens.shape[1], np.int64))
 
         def decode(z, hits=None):
@@ -310,7 +277,7 @@ def evaluate_bundle(bundle, data, split: str = "test", train_data=None, max_exam
     if dataset.codec.name != engine.codec.name:
         raise EvaluationError(f"{data} uses codec {dataset.codec.name!r}, the bundle "
                               f"{engine.codec.name!r}; evaluate on data of the same kind")
-    if engine.kind != "note_events" and dataset.steps != engine.total_steps:
+    if engine.decoder.grid and dataset.steps != engine.total_steps:
         raise EvaluationError(f"{data} has windows of {dataset.steps} steps, the bundle decodes "
                               f"{engine.total_steps}")
     encode, decode = benchmark.bundle_model(engine, dataset.codec)
@@ -332,9 +299,7 @@ def record_bundle(bundle, report: dict, train_data, command: str) -> None:
     try:
         train = WindowDataset(train_data, "train")
         if len(train):
-            density = benchmark.notes_per_bar(train.codec, train.tokens,
-                                              engine.bars if engine.kind != "note_events"
-                                              else max(1, engine.bars))
+            density = benchmark.notes_per_bar(train.codec, train.tokens, engine.bars)
     except DatasetError:
         pass
     summarize = benchmark.groove_summary if report.get("groove") else benchmark.summary

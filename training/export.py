@@ -11,19 +11,24 @@ or from Python, with a model in memory::
     >>> export_bundle(model, "out/mel_2bar", name="mel_2bar", codec=codec, bars=2,
     ...               valid_tokens=windows)       # real windows: parity checks + eval figures
 
-What gets written (docs/bundle.md has the schema): ``encoder.onnx``; ``decoder_init.onnx`` and
-``decoder_step.onnx`` (ONE step: previous token input, conditioning and recurrent state in,
-logits and state out, batch axis dynamic); ``conductor_init.onnx``/``conductor_step.onnx`` for
-hierarchical models; ``decoder_step_{dt,t,p}.onnx`` for the note-unrolling model; and
-``model.json``. Sampling stays outside the graphs (runtime/sampling.py).
+What gets written (docs/bundle.md has the schema): the graphs of the model's decoding kind, which
+its class declares (``decoding_kind``: ``flat``, ``hierarchical``, ``note_events``, ``groove``)
+and :mod:`runtime.decoding` describes: one ``<key>.onnx`` per graph, cut from the model's step
+function of the same name (``encoder.onnx``; ``decoder_init.onnx`` and ``decoder_step.onnx``:
+ONE step, previous token input, conditioning and recurrent state in, logits and state out,
+batch axis dynamic; ``conductor_*`` for hierarchical models; ``decoder_step_{dt,t,p}`` for the
+note-unrolling model), on the arguments of its first call in the model's own greedy rollout
+(:func:`trace_rollout`); and ``model.json``. Sampling stays outside the graphs
+(runtime/sampling.py).
 
 The export verifies itself before anything lands in ``OUT_DIR``: ``onnx.checker`` on every
-graph; ONNX vs PyTorch on real inputs for every graph and every decoder step (max abs diff,
-within ``TOLERANCE``, or where the model itself amplifies float32 rounding, within what PyTorch's
-own float32 run misses a float64 one by: see :func:`judge_parity`); and
-a whole free-running argmax rollout through the torch-free runtime engine against the PyTorch
-rollout (tokens must be identical). Files are written to a temporary folder next to ``OUT_DIR``
-and renamed into place only when all checks pass.
+graph; ONNX vs PyTorch on real inputs for every graph and every call of the step functions in
+the rollout (hierarchical: its first bar) (max abs diff, within ``TOLERANCE``, or where the
+model itself amplifies float32 rounding, within what PyTorch's own float32 run misses a float64
+one by: see :func:`judge_parity`); and a whole free-running argmax rollout through the
+torch-free runtime engine against the PyTorch rollout (tokens must be identical). Files are
+written to a temporary folder next to ``OUT_DIR`` and renamed into place only when all checks
+pass.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ from torch import nn
 from runtime.bundle import FORMAT_VERSION, BundleError, sha256
 from runtime.cli import Parser, fail
 from runtime.codecs import Codec, codec_from_config
+from runtime.decoding import Decoding, GraphSpec, decoding_for
 
 #: parity tolerances: ONNX and PyTorch run the same float32 math in a different order
 TOLERANCE = 1e-3
@@ -103,10 +109,6 @@ class Graph:
     dynamic: dict[str, dict[int, str]] = field(default_factory=dict)
 
 
-def _state_names(n: int, suffix: str = "") -> list[str]:
-    return [f"state{i}{suffix}" for i in range(n)]
-
-
 def _batch_axis(t: torch.Tensor) -> int:
     axes = [i for i, s in enumerate(t.shape) if s == EXAMPLE_BATCH]
     return axes[0] if len(axes) == 1 else (1 if t.dim() == 3 else 0)
@@ -116,97 +118,92 @@ def _dyn(names, tensors) -> dict[str, dict[int, str]]:
     return {n: {_batch_axis(t): "batch"} for n, t in zip(names, tensors)}
 
 
-def model_kind(model: nn.Module) -> str:
-    """'note_events' (Wang et al. 2019), 'groove' (GrooVAE), 'hierarchical' (has a conductor) or 'flat'."""
-    if hasattr(model, "decoder_step_dt"):
-        return "note_events"
-    if getattr(model, "groove", False):
-        return "groove"
-    if getattr(model, "hierarchical", False) or (
-            hasattr(model, "conductor_step") and getattr(model, "conductor", None) is not None):
-        return "hierarchical"
-    return "flat"
+def model_decoding(model: nn.Module, kind: str | None = None) -> type[Decoding]:
+    """The decoding kind of ``model``'s bundle (runtime/decoding.py): ``kind`` if given, else
+    the one its class declares (``decoding_kind``, training/models)."""
+    kind = kind or getattr(model, "decoding_kind", None)
+    if kind is None:
+        raise ExportError(f"{type(model).__name__} declares no decoding kind (decoding_kind): "
+                          f"it has no step graphs to export")
+    try:
+        return decoding_for(kind)
+    except ValueError as exc:
+        raise ExportError(str(exc)) from None
 
 
 @torch.no_grad()
-def build_graphs(model: nn.Module, kind: str, example_inputs: torch.Tensor,
-                 lengths: torch.Tensor) -> list[Graph]:
-    """The graphs of ``kind`` with real example inputs ``example_inputs[EXAMPLE_BATCH, ...]``."""
-    B = example_inputs.shape[0]
-    mu, _ = model.encode(example_inputs, lengths)
-    z = mu.float()
-    graphs = [Graph("encoder", _Step(model, model.encode, 2, False), (example_inputs, lengths),
-                    ["inputs", "lengths"], ["mu", "sigma"],
-                    {"inputs": {0: "batch", 1: "time"} if kind == "note_events" else {0: "batch"},
-                     "lengths": {0: "batch"}, "mu": {0: "batch"}, "sigma": {0: "batch"}})]
-    if kind == "note_events":
-        state = model.decoder_init(z)
-        n = len(state)
-        s_in, s_out = _state_names(n), _state_names(n, "_out")
-        prev = model.start_note(B)
-        logits, state_dt = model.decoder_step_dt(prev, z, state)
-        dt = logits.argmax(-1)
-        logits, state_t = model.decoder_step_t(dt, state_dt)
-        t = logits.argmax(-1)
-        graphs += [
-            Graph("decoder_init", _Step(model, model.decoder_init, 1, False), (z,), ["z"], s_in,
-                  {"z": {0: "batch"}, **_dyn(s_in, state)}),
-            Graph("decoder_step_dt", _Step(model, model.decoder_step_dt, 2, True),
-                  (prev, z, *state), ["prev", "z", *s_in], ["logits", *s_out],
-                  {"prev": {0: "batch"}, "z": {0: "batch"}, "logits": {0: "batch"},
-                   **_dyn(s_in, state), **_dyn(s_out, state)}),
-            Graph("decoder_step_t", _Step(model, model.decoder_step_t, 1, True),
-                  (dt, *state_dt), ["dt", *s_in], ["logits", *s_out],
-                  {"dt": {0: "batch"}, "logits": {0: "batch"}, **_dyn(s_in, state), **_dyn(s_out, state)}),
-            Graph("decoder_step_p", _Step(model, model.decoder_step_p, 2, True),
-                  (dt, t, *state_t), ["dt", "t", *s_in], ["logits", *s_out],
-                  {"dt": {0: "batch"}, "t": {0: "batch"}, "logits": {0: "batch"},
-                   **_dyn(s_in, state), **_dyn(s_out, state)}),
-        ]
-        return graphs
-    cond = z
-    if kind == "hierarchical":
-        c_state = model.conductor_init(z)
-        n = len(c_state)
-        s_in, s_out = _state_names(n), _state_names(n, "_out")
-        cond, _ = model.conductor_step(c_state)
-        graphs += [
-            Graph("conductor_init", _Step(model, model.conductor_init, 1, False), (z,), ["z"], s_in,
-                  {"z": {0: "batch"}, **_dyn(s_in, c_state)}),
-            Graph("conductor_step", _Step(model, model.conductor_step, 0, True), tuple(c_state),
-                  s_in, ["embedding", *s_out],
-                  {"embedding": {0: "batch"}, **_dyn(s_in, c_state), **_dyn(s_out, c_state)}),
-        ]
-    state = model.decoder_init(cond)
-    n = len(state)
-    s_in, s_out = _state_names(n), _state_names(n, "_out")
-    prev = torch.zeros(B, _feedback_depth(model))
-    # a groove step emits hit logits, velocities and offsets side by side, not only logits
-    out = "outputs" if kind == "groove" else "logits"
-    graphs += [
-        Graph("decoder_init", _Step(model, model.decoder_init, 1, False), (cond,), ["cond"], s_in,
-              {"cond": {0: "batch"}, **_dyn(s_in, state)}),
-        Graph("decoder_step", _Step(model, model.decoder_step, 2, True), (prev, cond, *state),
-              ["prev", "cond", *s_in], [out, *s_out],
-              {"prev": {0: "batch"}, "cond": {0: "batch"}, out: {0: "batch"},
-               **_dyn(s_in, state), **_dyn(s_out, state)}),
-    ]
-    return graphs
+def trace_rollout(model: nn.Module, decoding: type[Decoding], z: torch.Tensor,
+                  length: int) -> tuple[Any, dict[str, list[tuple]]]:
+    """The model's own greedy rollout, ``model.generate(z, length, 0.0)``, with the arguments
+    of every call of the step functions the kind's graphs are cut from (same names) recorded,
+    flat as the graphs take them (the state tuple spread): ``(output, {key: [args, ...]})``.
+    The samplers are written with exactly these functions: the first call of each gives its
+    graph's example inputs, every call a parity check (:func:`_step_parity`)::
+
+        >>> _, calls = trace_rollout(model, decoding_for("flat"), z, 32)
+        >>> len(calls["decoder_step"]), len(calls["decoder_init"])
+        (32, 1)
+    """
+    steps = [g for g in decoding.graphs if g.key != "encoder"]
+    calls: dict[str, list[tuple]] = {g.key: [] for g in steps}
+
+    def recording(spec, fn):
+        def call(*args):
+            calls[spec.key].append((*args[:-1], *args[-1]) if spec.state == "in_out" else args)
+            return fn(*args)
+        return call
+
+    try:
+        for spec in steps:
+            if not callable(getattr(model, spec.method, None)):
+                raise ExportError(f"{type(model).__name__} has no step function "
+                                  f"{spec.method!r}, which kind {decoding.kind!r} is cut from")
+            # an instance attribute shadows the method while the rollout runs
+            setattr(model, spec.method, recording(spec, getattr(model, spec.method)))
+        output = model.generate(z, length, 0.0)
+    finally:
+        for spec in steps:
+            model.__dict__.pop(spec.method, None)
+    unused = [key for key, seen in calls.items() if not seen]
+    if unused:
+        raise ExportError(f"{type(model).__name__}.generate never calls {', '.join(unused)}: "
+                          f"the {decoding.kind!r} graphs are cut from what its rollout runs")
+    return output, calls
 
 
-def _feedback_depth(model: nn.Module) -> int:
-    """Width of the decoder's ``prev`` input: the one-hot of the output token(s) (MusicVAE)."""
-    return int(sum(model.part_depths))
+@torch.no_grad()
+def build_graphs(model: nn.Module, kind, example_inputs: torch.Tensor, lengths: torch.Tensor,
+                 calls: dict[str, list[tuple]] | None = None) -> list[Graph]:
+    """One :class:`Graph` per graph of ``kind`` (a name or a Decoding class), named and cut as
+    its :class:`~runtime.decoding.GraphSpec` says: the encoder on the real example inputs
+    ``example_inputs[EXAMPLE_BATCH, ...]``, every step function on the arguments of its first
+    call in the greedy rollout from their mu (``calls`` of :func:`trace_rollout`, traced here
+    if not given)."""
+    decoding = decoding_for(kind) if isinstance(kind, str) else kind
+    if calls is None:
+        z = model.encode(example_inputs, lengths)[0].float()
+        calls = trace_rollout(model, decoding, z, example_inputs.shape[1])[1]
+    return [_graph(model, spec, (example_inputs, lengths) if spec.key == "encoder"
+                   else calls[spec.key][0], decoding.grid)
+            for spec in decoding.graphs]
 
 
-def _feedback(model: nn.Module, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Argmax tokens [B, K] per part and their one-hot, as ``MusicVAE.sample`` feeds back (a
-    GrooVAE: the thresholded hits with their velocities and offsets, twice)."""
-    if getattr(model, "groove", False):
-        prev = model.choose(logits, 0.0)
-        return prev, prev
-    tokens = model.choose(logits, 0.0)
-    return tokens, model.one_hot(tokens)
+def _graph(model: nn.Module, spec: GraphSpec, args: tuple, grid: bool) -> Graph:
+    """The graph of ``spec`` on example ``args``: named inputs and outputs have the batch
+    first, state tensors where the example batch size is; a non-grid encoder reads any number
+    of notes (a dynamic ``time`` axis)."""
+    fixed = len(spec.inputs)
+    module = _Step(model, getattr(model, spec.method), fixed, spec.state == "in_out")
+    outputs = module(*args)
+    outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+    states = len(outputs) - len(spec.outputs) if spec.state else 0
+    inputs, names = spec.input_names(states), spec.output_names(states)
+    dynamic = {n: {0: "batch"} for n in (*spec.inputs, *spec.outputs)}
+    dynamic.update(_dyn(inputs[fixed:], args[fixed:]))
+    dynamic.update(_dyn(names[len(spec.outputs):], outputs[len(spec.outputs):]))
+    if spec.key == "encoder" and not grid:
+        dynamic["inputs"] = {0: "batch", 1: "time"}
+    return Graph(spec.key, module, tuple(args), inputs, names, dynamic)
 
 
 def _export_one(graph: Graph, path: Path) -> None:
@@ -350,28 +347,11 @@ def judge_parity(parity: dict[str, float], graphs: dict[str, Graph]) -> dict[str
 
 
 @torch.no_grad()
-def torch_rollout(model: nn.Module, kind: str, z: torch.Tensor, notes: int = 0,
-                  codec: Codec | None = None) -> np.ndarray:
-    """Greedy (argmax) rollout with the model's own sampler (written with its step functions):
-    the reference the runtime engine must reproduce token for token (a groove model's outputs
-    become the codec's tokens)."""
-    if kind == "note_events":
-        return _np(model.sample(z, notes, temperature=0.0))
-    if kind == "groove":
-        return codec.from_output(_np(model.sample(z, temperature=0.0)))
-    return _np(model.sample(z, temperature=0.0))
-
-
-def rollouts_agree(kind: str, expected: np.ndarray, got: np.ndarray, codec: Codec) -> bool:
-    """Token for token; for a groove, the same hits and velocities / offsets within one unit
-    (float32 in two runtimes may round a value at .5 to either side)."""
-    if expected.shape != got.shape:
-        return False
-    if kind != "groove":
-        return bool(np.array_equal(expected, got))
-    c = codec.num_classes
-    return bool(np.array_equal(expected[..., :c], got[..., :c])
-                and np.abs(expected - got).max(initial=0) <= 1)
+def torch_rollout(model: nn.Module, decoding: type[Decoding], z: torch.Tensor, length: int,
+                  codec: Codec) -> np.ndarray:
+    """Greedy (argmax) rollout with the model's own sampler (``generate``, written with its step
+    functions), as tokens: the reference the runtime engine must reproduce token for token."""
+    return decoding.to_tokens(codec, _np(model.generate(z, length, 0.0)))
 
 
 @torch.no_grad()
@@ -382,9 +362,10 @@ def rollout_near_ties(model: nn.Module, kind: str, z: torch.Tensor, got: np.ndar
     part by at most ``TOLERANCE + 2 * FLOAT32_SLACK * noise`` (noise: the largest float32 -
     float64 logit difference of that sequence so far; 2: a shortfall is a difference of two
     logits). Returns the number of steps where the runtime took a near-tie, or None where one
-    shortfall is larger than that, or the model has no teacher-forced decoder (only categorical
-    MusicVAEs have one: other kinds must agree token for token)."""
-    if kind not in ("flat", "hierarchical") or not hasattr(model, "decode_teacher_forced"):
+    shortfall is larger than that, or the model has no teacher-forced decoder (only kinds with
+    one-hot feedback, the categorical MusicVAEs, have one: other kinds must agree token for
+    token)."""
+    if not decoding_for(kind).one_hot_feedback or not hasattr(model, "decode_teacher_forced"):
         return None
     tokens = torch.from_numpy(np.asarray(got)).long()
     tokens = tokens.unsqueeze(-1) if tokens.dim() == 2 else tokens
@@ -404,43 +385,14 @@ def rollout_near_ties(model: nn.Module, kind: str, z: torch.Tensor, got: np.ndar
     return int((shortfall > 0).sum())
 
 
-def _step_parity(model, kind, graphs: dict[str, Graph], folder: Path, z: torch.Tensor,
-                 steps: int) -> float:
-    """ONNX vs PyTorch at every step of a greedy rollout, fed the same (PyTorch) inputs."""
+def _step_parity(graphs: dict[str, Graph], folder: Path, calls: dict[str, list[tuple]],
+                 limit: int) -> float:
+    """ONNX vs PyTorch at each call of every step graph in the greedy rollout (the first
+    ``limit`` calls of each), both fed the same (PyTorch) inputs."""
     worst = 0.0
-    with torch.no_grad():
-        if kind == "note_events":
-            state = model.decoder_init(z)
-            prev = model.start_note(z.shape[0])
-            for _ in range(steps):
-                g = graphs["decoder_step_dt"]
-                worst = max(worst, check_parity(g, folder / f"{g.key}.onnx", (prev, z, *state)))
-                logits, state = model.decoder_step_dt(prev, z, state)
-                dt = logits.argmax(-1)
-                g = graphs["decoder_step_t"]
-                worst = max(worst, check_parity(g, folder / f"{g.key}.onnx", (dt, *state)))
-                logits, state = model.decoder_step_t(dt, state)
-                t = logits.argmax(-1)
-                g = graphs["decoder_step_p"]
-                worst = max(worst, check_parity(g, folder / f"{g.key}.onnx", (dt, t, *state)))
-                logits, state = model.decoder_step_p(dt, t, state)
-                prev = torch.stack([dt, t, logits.argmax(-1)], -1)
-            return worst
-        cond = z
-        if kind == "hierarchical":
-            c_state = model.conductor_init(z)
-            g = graphs["conductor_step"]
-            worst = check_parity(g, folder / f"{g.key}.onnx", tuple(c_state))
-            cond, _ = model.conductor_step(c_state)
-        g = graphs["decoder_init"]
-        worst = max(worst, check_parity(g, folder / f"{g.key}.onnx", (cond,)))
-        state = model.decoder_init(cond)
-        prev = torch.zeros(z.shape[0], _feedback_depth(model))
-        step = graphs["decoder_step"]
-        for _ in range(steps):
-            worst = max(worst, check_parity(step, folder / "decoder_step.onnx", (prev, cond, *state)))
-            logits, state = model.decoder_step(prev, cond, state)
-            _, prev = _feedback(model, logits)
+    for key, seen in calls.items():
+        for args in seen[:limit]:
+            worst = max(worst, check_parity(graphs[key], folder / f"{key}.onnx", args))
     return worst
 
 
@@ -464,12 +416,50 @@ def _jsonable(value):
     return value
 
 
-def _token_inputs(kind: str, codec: Codec, tokens: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    if kind == "note_events":
-        x = torch.from_numpy(np.asarray(tokens, np.int64))
-    else:
-        x = torch.from_numpy(np.stack([codec.to_input(t) for t in tokens]).astype(np.float32))
+def _token_inputs(kind, codec: Codec, tokens: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """The encoder's inputs and lengths for token windows (``kind``: a name or Decoding class)."""
+    decoding = decoding_for(kind) if isinstance(kind, str) else kind
+    x = torch.from_numpy(decoding.encoder_inputs(codec, tokens))
     return x, torch.full((len(tokens),), tokens.shape[1], dtype=torch.int64)
+
+
+@dataclass
+class Plan:
+    """What one export works with: the real windows, the size of a generation (``length``
+    steps, or ``notes`` for a kind off the grid) and the encoder's example inputs."""
+
+    codec: Codec
+    valid: np.ndarray
+    bars: int
+    steps_per_bar: int
+    notes: int
+    length: int
+    x: torch.Tensor
+    lengths: torch.Tensor
+    z_size: int
+    output_depths: list[int]
+
+
+def plan_export(model: nn.Module, decoding: type[Decoding], codec: Codec, valid_tokens,
+                bars: int | None, steps_per_bar: int, notes: int) -> Plan:
+    """The :class:`Plan` of an export; the windows' length gives what is not given (bars on
+    the grid, notes off it)."""
+    valid = np.asarray(valid_tokens)
+    if len(valid) < 1:
+        raise ExportError("need at least one real validation window to verify the export")
+    if not decoding.grid:
+        notes = notes or valid.shape[1]
+        bars = bars or 4
+    elif bars is None:
+        bars = valid.shape[1] // steps_per_bar
+    examples = valid[np.arange(EXAMPLE_BATCH) % len(valid)]
+    x, lengths = _token_inputs(decoding, codec, examples)
+    config = getattr(model, "config", None)
+    z_size = int(getattr(config, "z_size", 0)) or int(model.encode(x[:1], lengths[:1])[0].shape[-1])
+    depths = list(getattr(model, "part_depths", None) or getattr(codec, "output_depths", None)
+                  or [codec.output_depth])
+    return Plan(codec, valid, int(bars), int(steps_per_bar), int(notes),
+                bars * steps_per_bar if decoding.grid else int(notes), x, lengths, z_size, depths)
 
 
 def export_bundle(model: nn.Module, out_dir, *, name: str, codec: Codec, valid_tokens: np.ndarray,
@@ -479,124 +469,25 @@ def export_bundle(model: nn.Module, out_dir, *, name: str, codec: Codec, valid_t
                   eval_windows: int = 256, progress: bool = False) -> Path:
     """Write a verified bundle for ``model`` to ``out_dir`` (atomically) and return its path.
 
+    The bundle's kind is the one the model declares (``decoding_kind``; ``kind`` overrides it).
     ``valid_tokens`` are real windows (codec tokens) from the validation split: they are the
     example inputs of the export, the inputs of the parity checks, and the data of the
     reconstruction accuracy recorded in ``evaluation``.
     """
-    from runtime.engine import Engine
-
     started = time.time()
     model = model.eval().float()
-    kind = kind or model_kind(model)
-    valid_tokens = np.asarray(valid_tokens)
-    if len(valid_tokens) < 1:
-        raise ExportError("need at least one real validation window to verify the export")
-    if kind == "note_events":
-        notes = notes or valid_tokens.shape[1]
-        bars = bars or 4
-    elif bars is None:
-        bars = valid_tokens.shape[1] // steps_per_bar
-    examples = valid_tokens[np.arange(EXAMPLE_BATCH) % len(valid_tokens)]
-    x, lengths = _token_inputs(kind, codec, examples)
-    config = getattr(model, "config", None)
-    z_size = int(getattr(config, "z_size", 0)) or int(model.encode(x[:1], lengths[:1])[0].shape[-1])
-    output_depths = list(getattr(model, "part_depths", None) or getattr(codec, "output_depths", None)
-                         or [codec.output_depth])
-
+    decoding = model_decoding(model, kind)
+    plan = plan_export(model, decoding, codec, valid_tokens, bars, steps_per_bar, notes)
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
     try:
-        import onnx
-
-        graphs = build_graphs(model, kind, x, lengths)
-        by_key = {g.key: g for g in graphs}
-        specs, parity = {}, {}
-        for g in _progress(graphs, progress, "export"):
-            path = tmp / f"{g.key}.onnx"
-            _export_one(g, path)
-            try:
-                onnx.checker.check_model(str(path), full_check=True)
-            except Exception as exc:  # noqa: BLE001 - onnx raises several types
-                raise ExportError(f"{path.name}: onnx.checker failed ({str(exc).splitlines()[0]})") from None
-            inputs, outputs = _io_spec(path)
-            # An encoder that ignores ``lengths`` (fixed-size windows) loses that input in export.
-            expected_inputs = [n for n in g.inputs if n != "lengths" or g.key != "encoder"
-                               or "lengths" in [i["name"] for i in inputs]]
-            if [i["name"] for i in inputs] != expected_inputs or [o["name"] for o in outputs] != g.outputs:
-                raise ExportError(f"{path.name}: exported io names {[i['name'] for i in inputs]} -> "
-                                  f"{[o['name'] for o in outputs]} differ from {g.inputs} -> {g.outputs}")
-            specs[g.key] = {"file": path.name, "inputs": inputs, "outputs": outputs,
-                            "sha256": sha256(path), "bytes": path.stat().st_size}
-            parity.update(graph_parity(g, path))
-
-        with torch.no_grad():
-            z = model.encode(x, lengths)[0].float()
-        rollout_steps = notes if kind == "note_events" else bars * steps_per_bar
-        # every decoder step of a rollout (for hierarchical models: the first bar)
-        parity_steps = notes if kind == "note_events" else (
-            steps_per_bar if kind == "hierarchical" else rollout_steps)
-        parity["decoder_rollout_steps"] = _step_parity(model, kind, by_key, tmp, z, parity_steps)
-        noise = judge_parity(parity, by_key)
-
-        decoding = {}
-        if kind == "note_events":
-            decoding = {"notes": int(notes), "start_note": model.start_note(1)[0].tolist()}
-        elif kind == "groove":
-            # outputs: hit logits | velocities | offsets; hits drawn outside the graph
-            # (Bernoulli at temperature, 0 = logit > 0); prev = the chosen hits with the
-            # velocities and offsets of those hits (feedback_mask "hits", zero elsewhere) or of
-            # every drum ("none": Magenta's decoder, imported checkpoints)
-            decoding = {"feedback": "hits_velocities_offsets", "classes": int(model.classes),
-                        "feedback_mask": getattr(model.config, "feedback_mask", "hits")}
-        elif kind == "hierarchical":
-            decoding = {"feedback": "one_hot", "carry_prev_across_bars": True}
-        else:
-            decoding = {"feedback": "one_hot"}
-        if kind != "note_events":
-            names = list(getattr(codec, "part_names", ()) or ())
-            tokens = np.asarray(valid_tokens)
-            silent = [n for k, n in enumerate(names)
-                      if tokens.ndim == 3 and k < tokens.shape[-1] and not tokens[..., k].any()]
-            if silent:  # trained on data where these parts never play: they stay silent
-                decoding["silent_parts"] = silent
-        meta = {
-            "format_version": FORMAT_VERSION,
-            "name": name,
-            "kind": kind,
-            "codec": codec.config(),
-            "steps_per_bar": int(steps_per_bar),
-            "bars": int(bars),
-            "z_size": z_size,
-            "output_depths": output_depths,
-            "decoding": decoding,
-            "graphs": specs,
-            "model": {"class": type(model).__name__, "config": _jsonable(config),
-                      "parameters": int(sum(p.numel() for p in model.parameters()))},
-            "data": _jsonable(data or {}),
-            "training": _jsonable(training or {}),
-            "evaluation": _jsonable(evaluation or {}),
-            "export": {"torch": torch.__version__, "onnx": onnx.__version__, "opset": OPSET,
-                       "max_abs_diff": parity, "tolerance": TOLERANCE,
-                       "float32_noise": noise, "float32_slack": FLOAT32_SLACK},
-        }
+        specs, parity, noise, z = write_graphs(model, decoding, plan, tmp, progress)
+        meta = bundle_meta(model, decoding, plan, name, specs, parity, noise,
+                           data=data, training=training, evaluation=evaluation)
         _write_json(tmp / "model.json", meta)
-
-        # The whole runtime path (bundle loader + numpy loop) against the PyTorch rollout.
-        engine = Engine.load(tmp)
-        model.silent_parts = engine.silent_parts  # the reference keeps the same parts silent
-        expected = torch_rollout(model, kind, z, notes, codec)
-        got = engine.decode_tokens(_np(z), temperature=0.0)
-        identical = rollouts_agree(kind, expected, got, codec)
-        ties = 0 if identical else rollout_near_ties(model, kind, z, got)
-        if ties is None:
-            same = float(np.mean(expected == got)) if expected.shape == got.shape else 0.0
-            raise ExportError(f"free-running argmax rollout: runtime tokens differ from PyTorch "
-                              f"({same:.1%} equal over {rollout_steps} steps)")
-        meta["export"]["rollout_tokens_identical"] = identical
-        if not identical:   # float32 ties taken the other way, then each sequence went its way
-            meta["export"]["rollout_near_ties"] = ties
-        meta["evaluation"].update(evaluate_bundle(engine, kind, codec, valid_tokens[:eval_windows]))
+        engine = check_rollout(model, decoding, plan, tmp, z, meta)
+        meta["evaluation"].update(evaluate_bundle(engine, codec, plan.valid[:eval_windows]))
         meta["export"]["seconds"] = round(time.time() - started, 2)
         _write_json(tmp / "model.json", meta)
         _replace_dir(tmp, out_dir)
@@ -606,39 +497,134 @@ def export_bundle(model: nn.Module, out_dir, *, name: str, codec: Codec, valid_t
     return out_dir
 
 
-def evaluate_bundle(engine, kind: str, codec: Codec, tokens: np.ndarray) -> dict[str, Any]:
+def write_graphs(model: nn.Module, decoding: type[Decoding], plan: Plan, folder: Path,
+                 progress: bool = False):
+    """Every graph of the kind written to ``folder`` and checked against PyTorch (each graph on
+    its example inputs, every step function along the greedy rollout): (model.json graph specs,
+    max abs differences, float32 noise where they exceed TOLERANCE, the example batch's mu)."""
+    with torch.no_grad():
+        z = model.encode(plan.x, plan.lengths)[0].float()
+    _, calls = trace_rollout(model, decoding, z, plan.length)
+    graphs = build_graphs(model, decoding, plan.x, plan.lengths, calls)
+    specs, parity = {}, {}
+    for graph in _progress(graphs, progress, "export"):
+        path = folder / f"{graph.key}.onnx"
+        specs[graph.key] = _write_graph(graph, path)
+        parity.update(graph_parity(graph, path))
+    by_key = {g.key: g for g in graphs}
+    parity["decoder_rollout_steps"] = _step_parity(
+        by_key, folder, calls, decoding.parity_calls(plan.length, plan.steps_per_bar))
+    return specs, parity, judge_parity(parity, by_key), z
+
+
+def _write_graph(graph: Graph, path: Path) -> dict[str, Any]:
+    """Export one graph, run ``onnx.checker`` and compare its io names: its model.json entry."""
+    import onnx
+
+    _export_one(graph, path)
+    try:
+        onnx.checker.check_model(str(path), full_check=True)
+    except Exception as exc:  # noqa: BLE001 - onnx raises several types
+        raise ExportError(f"{path.name}: onnx.checker failed ({str(exc).splitlines()[0]})") from None
+    inputs, outputs = _io_spec(path)
+    names = [i["name"] for i in inputs]
+    # An encoder that ignores ``lengths`` (fixed-size windows) loses that input in export.
+    expected = [n for n in graph.inputs if n != "lengths" or graph.key != "encoder" or n in names]
+    if names != expected or [o["name"] for o in outputs] != graph.outputs:
+        raise ExportError(f"{path.name}: exported io names {names} -> "
+                          f"{[o['name'] for o in outputs]} differ from {graph.inputs} -> "
+                          f"{graph.outputs}")
+    return {"file": path.name, "inputs": inputs, "outputs": outputs, "sha256": sha256(path),
+            "bytes": path.stat().st_size}
+
+
+def decoding_block(model: nn.Module, decoding: type[Decoding], plan: Plan) -> dict[str, Any]:
+    """model.json's ``decoding``: the kind's fixed fields, the notes of a generation off the
+    grid, the model's own fields (``decoding_fields``) and the parts that never played."""
+    block = dict(decoding.fields)
+    if not decoding.grid:
+        block["notes"] = plan.notes
+    block.update(model.decoding_fields() if hasattr(model, "decoding_fields") else {})
+    names = list(getattr(plan.codec, "part_names", ()) or ())
+    tokens = plan.valid
+    silent = [n for k, n in enumerate(names)
+              if tokens.ndim == 3 and k < tokens.shape[-1] and not tokens[..., k].any()]
+    if silent:  # trained on data where these parts never play: they stay silent
+        block["silent_parts"] = silent
+    return block
+
+
+def bundle_meta(model: nn.Module, decoding: type[Decoding], plan: Plan, name: str, specs: dict,
+                parity: dict, noise: dict, data=None, training=None, evaluation=None) -> dict:
+    """model.json (docs/bundle.md) before the rollout check adds its figures."""
+    import onnx
+
+    config = getattr(model, "config", None)
+    return {
+        "format_version": FORMAT_VERSION,
+        "name": name,
+        "kind": decoding.kind,
+        "codec": plan.codec.config(),
+        "steps_per_bar": plan.steps_per_bar,
+        "bars": plan.bars,
+        "z_size": plan.z_size,
+        "output_depths": plan.output_depths,
+        "decoding": decoding_block(model, decoding, plan),
+        "graphs": specs,
+        "model": {"class": type(model).__name__, "config": _jsonable(config),
+                  "parameters": int(sum(p.numel() for p in model.parameters()))},
+        "data": _jsonable(data or {}),
+        "training": _jsonable(training or {}),
+        "evaluation": _jsonable(evaluation or {}),
+        "export": {"torch": torch.__version__, "onnx": onnx.__version__, "opset": OPSET,
+                   "max_abs_diff": parity, "tolerance": TOLERANCE,
+                   "float32_noise": noise, "float32_slack": FLOAT32_SLACK},
+    }
+
+
+def check_rollout(model: nn.Module, decoding: type[Decoding], plan: Plan, folder: Path,
+                  z: torch.Tensor, meta: dict):
+    """The whole runtime path (bundle loader + numpy loop) against the PyTorch rollout: the
+    same tokens, or differing only where float32 cannot decide a tie; returns the engine."""
+    from runtime.engine import Engine
+
+    engine = Engine.load(folder)
+    model.silent_parts = engine.silent_parts  # the reference keeps the same parts silent
+    expected = torch_rollout(model, decoding, z, plan.length, plan.codec)
+    got = engine.decode_tokens(_np(z), temperature=0.0)
+    identical = decoding.same_rollout(plan.codec, expected, got)
+    ties = 0 if identical else rollout_near_ties(model, decoding.kind, z, got)
+    if ties is None:
+        same = float(np.mean(expected == got)) if expected.shape == got.shape else 0.0
+        raise ExportError(f"free-running argmax rollout: runtime tokens differ from PyTorch "
+                          f"({same:.1%} equal over {plan.length} steps)")
+    meta["export"]["rollout_tokens_identical"] = identical
+    if not identical:   # float32 ties taken the other way, then each sequence went its way
+        meta["export"]["rollout_near_ties"] = ties
+    return engine
+
+
+def evaluate_bundle(engine, codec: Codec, tokens: np.ndarray) -> dict[str, Any]:
     """Reconstruction through the exported graphs: encode real windows (mu), decode greedily,
-    count equal tokens (per step, per note field for note events) and whole windows."""
+    count equal tokens (per step, per note field off the grid) and whole windows; a continuous
+    decoder (groove) is scored by hits, velocities and timing."""
     tokens = np.asarray(tokens)
-    if kind == "note_events":
-        mu = np.concatenate([engine.run_encoder(t[None], np.array([len(t)], np.int64))
-                             for t in tokens])
-    else:
-        inputs = np.stack([codec.to_input(t) for t in tokens]).astype(np.float32)
-        mu = engine.run_encoder(inputs, np.full(len(tokens), tokens.shape[1], np.int64))
+    decoder = engine.decoder
+    mu = engine.run_encoder(decoder.encoder_inputs(codec, tokens),
+                            np.full(len(tokens), tokens.shape[1], np.int64))
     decoded = np.concatenate([engine.decode_tokens(mu[i:i + 64], temperature=0.0)
                               for i in range(0, len(mu), 64)])
-    if kind == "groove":  # continuous outputs: hits, velocities and timing against the take
-        from .benchmark import groove_scores
-
-        scores = groove_scores(codec, decoded, tokens)
-        velocity, timing = scores["velocity_error"], scores["timing_error_steps"]
-        return {"valid_windows": int(len(tokens)),
-                "valid_reconstruction_accuracy": round(scores["steps"], 4),
-                "valid_hit_f1": round(scores["hits"]["f1"], 4),
-                "valid_velocity_error": None if velocity is None else round(velocity, 3),
-                "valid_timing_error_steps": None if timing is None else round(timing, 4),
-                "reconstruction": "ONNX bundle, z = mu, hits at threshold 0.5; steps whose 9 "
-                                  "hits are all right, hit F1, velocity (MIDI) and timing (steps) "
-                                  "errors on matched hits"}
+    if decoder.continuous:
+        return _continuous_figures(codec, decoded, tokens)
     equal = decoded == tokens
     per_step = equal.reshape(len(tokens), tokens.shape[1], -1).all(-1)
     figures = {"valid_windows": int(len(tokens)),
                "valid_reconstruction_accuracy": round(float(per_step.mean()), 4),
                "valid_exact_windows": round(float(per_step.all(-1).mean()), 4)}
-    if kind == "note_events":
-        figures["valid_field_accuracy"] = {name: round(float(equal[..., k].mean()), 4)
-                                           for k, name in enumerate(("dt", "t", "p"))}
+    if not decoder.grid:
+        names = getattr(codec, "field_names", None) or [f"f{k}" for k in range(tokens.shape[-1])]
+        figures["valid_field_accuracy"] = {name.lower(): round(float(equal[..., k].mean()), 4)
+                                           for k, name in enumerate(names)}
     else:
         # Token 0 ("nothing new happens") dominates MusicVAE sequences; accuracy where the
         # target has an event (a note start, note-off or drum hit) is the figure that shows
@@ -648,7 +634,23 @@ def evaluate_bundle(engine, kind: str, codec: Codec, tokens: np.ndarray) -> dict
         figures["valid_event_fraction"] = round(float(events.mean()), 4)
     return {**figures,
             "reconstruction": "ONNX bundle, z = mu, argmax decoding, token accuracy per "
-                              + ("note" if kind == "note_events" else "step")}
+                              + ("step" if decoder.grid else "note")}
+
+
+def _continuous_figures(codec: Codec, decoded: np.ndarray, tokens: np.ndarray) -> dict[str, Any]:
+    """Hits, velocities and timing against the take (groove)."""
+    from .benchmark import groove_scores
+
+    scores = groove_scores(codec, decoded, tokens)
+    velocity, timing = scores["velocity_error"], scores["timing_error_steps"]
+    return {"valid_windows": int(len(tokens)),
+            "valid_reconstruction_accuracy": round(scores["steps"], 4),
+            "valid_hit_f1": round(scores["hits"]["f1"], 4),
+            "valid_velocity_error": None if velocity is None else round(velocity, 3),
+            "valid_timing_error_steps": None if timing is None else round(timing, 4),
+            "reconstruction": "ONNX bundle, z = mu, hits at threshold 0.5; steps whose 9 "
+                              "hits are all right, hit F1, velocity (MIDI) and timing (steps) "
+                              "errors on matched hits"}
 
 
 def _write_json(path: Path, value) -> None:

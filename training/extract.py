@@ -39,7 +39,6 @@ import numpy as np
 
 from runtime.codecs.drums import DrumsCodec
 from runtime.codecs.melody import FIRST_PITCH_CLASS, NO_EVENT, NOTE_OFF, MelodyCodec
-from runtime.codecs.trio import BASS_PROGRAMS, MELODY_PROGRAMS
 from runtime.music import Clip
 from runtime.quantize import quantize, to_steps
 
@@ -346,9 +345,10 @@ def trio_windows(clip: Clip, bars: int, codec=None, gap_bars: int = TRIO_GAP_BAR
     """De-duplicated trio windows [n, bars*16, 3] (melody, bass, drums columns), as Magenta's
     ``TrioConverter``.
 
-    Each melody instrument (GM programs 0-31), bass (32-39) and drum instrument is one part:
-    its notes in the codec's range as one melody (drums: one track of the 9 classes) padded to
-    the whole piece. A bar counts as covered by an instrument when the instrument sounds within
+    Each melody instrument (GM programs 0-31), bass (32-39) and drum instrument is one part
+    (the codec's ``part_of_instrument`` says which): its notes in the codec's range as one
+    melody (drums: one track of the 9 classes) padded to the whole piece. A bar counts as
+    covered by an instrument when the instrument sounds within
     ``gap_bars`` bars of it (so a part may rest up to ``gap_bars`` bars at a window's edge and
     twice that inside it); the first and last ``gap_bars`` bars of the piece count as covered
     when any instrument of the combination covers them. Every ``bars``-bar window covered by
@@ -370,8 +370,7 @@ def trio_windows(clip: Clip, bars: int, codec=None, gap_bars: int = TRIO_GAP_BAR
         # per part: (coverage per bar, tokens over the whole piece) of each instrument
         parts: dict[str, list] = {"melody": [], "bass": [], "drums": []}
         for (_, program, drum), notes in tracks(section).items():
-            part = ("drums" if drum else "melody" if program in MELODY_PROGRAMS
-                    else "bass" if program in BASS_PROGRAMS else None)
+            part = codec.part_of_instrument(program, drum)
             if part is None:
                 continue
             tokens = _whole_part(notes, part, codec, total_bars * STEPS_PER_BAR, stats)
@@ -439,11 +438,19 @@ def _group_coverage(coverages: list, gap: int) -> np.ndarray:
     return both
 
 
-def voices_as_trio(clip: Clip, melody_program: int = 0, bass_program: int = 33) -> Clip:
+def voices_as_trio(clip: Clip, melody_program: int | None = None,
+                   bass_program: int | None = None) -> Clip:
     """For scores whose parts name no General MIDI program (a choir, a string quartet): the
     first pitched part (lowest track number) becomes the melody, the last one the bass; inner
-    parts are dropped and drums stay as they are. Both lines are real parts of the piece."""
+    parts are dropped and drums stay as they are. Both lines are real parts of the piece. The
+    programs default to the trio codec's (``TrioCodec().melody_program``, ``.bass_program``)."""
     from dataclasses import replace
+
+    from runtime.codecs.trio import TrioCodec
+
+    defaults = TrioCodec()
+    melody_program = defaults.melody_program if melody_program is None else melody_program
+    bass_program = defaults.bass_program if bass_program is None else bass_program
 
     pitched = sorted({n.track for n in clip.notes if not (n.is_drum or clip.is_drum)})
     if len(pitched) < 2:

@@ -589,10 +589,12 @@ def prior_windows(model, count: int = 16, seed: int = 0, codec=None) -> np.ndarr
     decodes (hits at the 0.5 threshold) become tokens through its ``codec``."""
     import torch
 
+    from runtime.decoding import decoding_for
+
     generator = torch.Generator().manual_seed(seed)
     z = torch.randn(count, model.config.z_size, generator=generator)
     values = model.sample(z, temperature=0.0).numpy()
-    return codec.from_output(values) if getattr(model, "groove", False) else values
+    return decoding_for(model.decoding_kind).to_tokens(codec, values)   # a groove's: rounded
 
 
 def import_bundle(checkpoint_dir, out_dir, name: str | None = None, valid_tokens=None,

@@ -53,11 +53,13 @@ from tqdm import tqdm
 
 from runtime.cli import Parser, fail
 from runtime.codecs import REGISTRY, Codec, CodecError
+from runtime.codecs.trio import BASS_PROGRAMS, MELODY_PROGRAMS
 from runtime import scores
 from runtime.midi_io import MidiError, read_midi
 from runtime.music import Clip
 
 from . import extract
+from .corpus import chorale_files, score_preference
 from .shards import SPLITS, DatasetError, write_dataset
 
 #: the files a folder source reads: MIDI files and scores (runtime.scores)
@@ -117,14 +119,7 @@ def _music21_tasks(collection: str) -> list[Task]:
                            "(pip install latentbridge[train])") from None
     root = Path(music21.__file__).resolve().parent / "corpus"
     if collection == "bach":
-        paths = []
-        for name in dict.fromkeys(music21.corpus.chorales.Iterator(returnType="filename")):
-            found = music21.corpus.getWork(name)
-            found = found if isinstance(found, list) else [found]
-            stem = Path(name).name
-            exact = [Path(str(p)) for p in found if Path(str(p)).stem == stem] or \
-                    [Path(str(p)) for p in found]
-            paths.append(min(exact, key=_score_preference))
+        paths = [path for _, path in chorale_files(music21)]
     else:
         paths = [Path(str(p)) for p in music21.corpus.getComposer(collection)
                  if Path(str(p)).suffix.lower() in READABLE]
@@ -136,15 +131,9 @@ def _music21_tasks(collection: str) -> list[Task]:
             key = str(path.resolve().relative_to(root).with_suffix(""))
         except ValueError:
             key = f"{collection}/{path.stem}"
-        if key not in best or _score_preference(path) < _score_preference(best[key]):
+        if key not in best or score_preference(path) < score_preference(best[key]):
             best[key] = path
     return [Task(key, str(path), split_key=key) for key, path in sorted(best.items())]
-
-
-def _score_preference(path: Path) -> int:
-    order = (".mxl", ".xml", ".musicxml", ".krn", ".abc", ".mid", ".midi")
-    suffix = path.suffix.lower()
-    return order.index(suffix) if suffix in order else len(order)
 
 
 def source_tasks(source: str) -> list[Task]:
@@ -381,11 +370,16 @@ def no_window_reason(clip: Clip, options: Options, stats: dict, original: Clip |
                 "(--min-pitch, --max-pitch)")
     if options.kind == "trio":
         drum_part = "" if not options.trio_require_drums else " and drums"
-        return (f"no {options.bars} bars where a melody (programs 0-31), a bass (32-39)"
+        return (f"no {options.bars} bars where a melody (programs {_span(MELODY_PROGRAMS)}), "
+                f"a bass ({_span(BASS_PROGRAMS)})"
                 f"{drum_part} all play, each silent for at most {gap:g} bar(s) "
                 "(--gap-bars, --trio-voices, --trio-without-drums)")
     return (f"no melody of {options.bars} bars without a rest of {gap:g} bar(s) "
             "or more (--gap-bars)")
+
+
+def _span(programs: range) -> str:
+    return f"{programs.start}-{programs.stop - 1}"
 
 
 def _one_line(exc: BaseException, path: str) -> str:

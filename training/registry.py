@@ -61,6 +61,9 @@ class TrainConfig:
     #: write prior samples and a reconstruction as MIDI into RUN/samples/step_N every this many
     #: steps (-1: every eval_every steps; 0: never)
     sample_every: int = -1
+    #: also a WAV beside each sample MIDI, when FluidSynth and a SoundFont are installed
+    #: (false: MIDI only, no synthesizer started)
+    sample_audio: bool = True
     #: abort after this many non-finite steps in a row
     max_bad_steps: int = 20
     #: torch threads per process (0 = torch's default)

@@ -12,8 +12,9 @@ a General MIDI SoundFont, as ``python -m runtime.render --wav``). Without them t
 with MIDI only, and says so once (one line on stderr per setting of PATH and
 ``LATENTBRIDGE_SOUNDFONT``); a WAV that fails to render is left out, said once too.
 Tokens become clips through the dataset's own codec (the one the runtime plays), for every model
-kind through :class:`training.evaluate.ModelAdapter`. The folder is written under a temporary
-name and renamed into place. From Python::
+kind through the model interface (training/models/base.py: ``posterior``, ``generate``; a
+groove model's values rounded to tokens by its decoding kind, runtime/decoding.py). The folder
+is written under a temporary name and renamed into place. From Python::
 
     >>> from training.samples import write_samples
     >>> write_samples(model, WindowDataset("data/mel_2bar", "valid"), "runs/mel/samples/step_00100")
@@ -33,10 +34,9 @@ import torch
 from tqdm import tqdm
 
 from runtime.audio import SOUNDFONT_ENV, AudioError, find_synth
+from runtime.decoding import DECODINGS, Decoding
 from runtime.files import user_umask
 from runtime.midi_io import write_midi
-
-from .evaluate import ModelAdapter
 
 #: prior samples per step
 PRIOR_SAMPLES = 3
@@ -93,18 +93,21 @@ def write_samples(model, dataset, folder, seed: int = 0, count: int = PRIOR_SAMP
     returns the files written. Leaves ``model`` in the mode it was in and the global random
     state alone (a seeded generator draws z)."""
     folder = Path(folder)
-    adapter = ModelAdapter(model)
+    # tokens for what generate returns (a continuous decoder's values: rounded by the codec)
+    to_tokens = DECODINGS.get(getattr(model, "decoding_kind", None), Decoding).to_tokens
     was_training = model.training
     model.eval()
     try:
         batch = {k: v.to(device) for k, v in dataset.batch(range(1)).items()}
-        mu, _ = adapter.posterior(batch)
+        mu, _ = model.posterior(batch)
         generator = torch.Generator(device=device).manual_seed(seed)
         z = torch.randn(count, mu.shape[1], generator=generator, device=device)
-        prior = adapter.generate(z, dataset.steps, 1.0, generator).cpu().numpy()
-        reconstruction = adapter.generate(mu, dataset.steps, 0.0).cpu().numpy()
+        prior = model.generate(z, dataset.steps, 1.0, generator).cpu().numpy()
+        reconstruction = model.generate(mu, dataset.steps, 0.0).cpu().numpy()
     finally:
         model.train(was_training)
+    prior = to_tokens(dataset.codec, prior)
+    reconstruction = to_tokens(dataset.codec, reconstruction)
     named = [(f"prior_{i + 1}", tokens) for i, tokens in enumerate(prior)]
     named += [("input", batch["tokens"][0].cpu().numpy()), ("reconstruction", reconstruction[0])]
 

@@ -296,7 +296,7 @@ def _train(cfg: Config, data_dir: Path, out_dir: Path, rank: int, world: int, lo
                             save(out_dir / BEST)
                     if sample_every > 0 and state.due(sample_every, t.steps):
                         sample_every = _write_samples(model, sample_set, out_dir, state.done,
-                                                      t.seed, device, sample_every)
+                                                      t.seed, device, sample_every, t.sample_audio)
                     if checkpointed:
                         record.flush()
                         save(ckpt_path)
@@ -563,11 +563,11 @@ def _board_scalars(board, split: str, values: dict, step: int) -> None:
 
 
 def _write_samples(model, dataset, out_dir: Path, done: int, seed: int, device,
-                   every: int) -> int:
+                   every: int, audio: bool = True) -> int:
     """Samples for step ``done``; a failure is said once and turns sampling off (returns 0)."""
     try:
         write_samples(model, dataset, out_dir / SAMPLES / f"step_{done:05d}", seed=seed,
-                      device=device)
+                      device=device, audio=audio)
     except Exception as exc:  # noqa: BLE001 - samples are for listening: never stop training
         _say(f"warning: no samples written at step {done} ({type(exc).__name__}: "
              f"{' '.join(str(exc).split())}); sampling is off for this run")

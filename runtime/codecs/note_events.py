@@ -55,6 +55,8 @@ class NoteEventCodec(Codec):
 
     name = "note_events"
     prepare_kind = "notes"
+    #: the three fields of a note's tokens (scores name them)
+    field_names = ("dT", "T", "P")
     window_unit = "notes"
     built_from_data = True
     step_shape = (3,)

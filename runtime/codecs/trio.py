@@ -36,15 +36,26 @@ MELODY_PROGRAMS = range(0, 32)
 BASS_PROGRAMS = range(32, 40)
 
 
-def trio_part(note: Note) -> str | None:
-    """'melody', 'bass', 'drums' or None (a program the trio has no place for)."""
-    if note.is_drum:
+def instrument_part(program: int, is_drum: bool = False) -> str | None:
+    """The part an instrument plays: 'melody', 'bass', 'drums' or None (a program the trio has
+    no place for). The one table of the rule::
+
+        >>> instrument_part(0), instrument_part(33), instrument_part(48), instrument_part(0, True)
+        ('melody', 'bass', None, 'drums')
+    """
+    if is_drum:
         return "drums"
-    if note.program in MELODY_PROGRAMS:
+    if program in MELODY_PROGRAMS:
         return "melody"
-    if note.program in BASS_PROGRAMS:
+    if program in BASS_PROGRAMS:
         return "bass"
     return None
+
+
+def trio_part(note: Note) -> str | None:
+    """'melody', 'bass', 'drums' or None: the part of ``note``'s instrument
+    (:func:`instrument_part`)."""
+    return instrument_part(note.program, note.is_drum)
 
 
 @register
@@ -119,6 +130,10 @@ class TrioCodec(Codec):
     def part_of(note: Note) -> str | None:
         """The part ``note`` plays in: see :func:`trio_part`."""
         return trio_part(note)
+
+    #: the part of an instrument, ``(program, is_drum) -> 'melody' | 'bass' | 'drums' | None``
+    #: (training.extract groups a file's notes by instrument and asks this)
+    part_of_instrument = staticmethod(instrument_part)
 
     def fit(self, clip: Clip, beats: float, steps_per_quarter: int) -> Clip:
         """The clip on the grid (:meth:`Codec.fit`) as three parts: melody and bass each one

@@ -27,6 +27,64 @@ def test_parse_args_types_and_coercion():
             parse_args(args, types)
 
 
+class _Pong:
+    """The smallest protocol: answers /lb/ping with /lb/pong."""
+
+    server = None
+
+    def handle(self, address, args, client):
+        self.server.reply(client, "/lb/pong", [])
+
+
+def _returns_within(call, seconds: float) -> bool:
+    """Run ``call`` on a thread; False when it is still running after ``seconds`` (a hang
+    fails the test instead of stopping the suite)."""
+    import threading
+
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return not thread.is_alive()
+
+
+def _port_is_free(port: int) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def test_close_without_start_returns_and_frees_the_port():
+    from bridge.osc import OscServer
+
+    idle = OscServer(_Pong(), port=0)                       # a real bound UDP socket
+    port = idle.address[1]
+    assert not _port_is_free(port)
+    assert _returns_within(idle.close, 5.0), "OscServer.close() hangs when never started"
+    assert _port_is_free(port)
+    assert _returns_within(idle.close, 5.0)                 # twice is fine
+
+    import socket
+
+    from pythonosc.osc_message import OscMessage
+
+    protocol = _Pong()
+    served = protocol.server = OscServer(protocol, port=0)  # started: serves, then closes
+    served.start()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+        client.bind(("127.0.0.1", 0))
+        client.settimeout(5.0)
+        client.sendto(OscMessageBuilder("/lb/ping").build().dgram, served.address)
+        assert OscMessage(client.recv(65536)).address == "/lb/pong"
+    assert _returns_within(served.close, 5.0)
+    assert _port_is_free(served.address[1])
+    assert _returns_within(served.close, 5.0)
+
+
 def test_garbage_flood_never_kills_the_server(make_bridge):
     bridge, client = make_bridge(sender="thread")   # no MIDI here: the in-process sender
     rng = random.Random(5)

@@ -147,8 +147,9 @@ def test_bad_inputs(engine):
 
 #: shipped models whose decoder does not read what the encoder writes for real music (their
 #: reconstructions from each piece's own code are no closer to it than from other pieces'
-#: codes: 16-bar own/other agreement 0.710/0.707 and 0.871/0.871, drumify 0.826/0.826, issue 10)
-DO_NOT_READ_Z = {"mel_16bar", "trio_16bar", "drumify_2bar"}
+#: codes: trio own/other agreement 0.871/0.871, drumify 0.826/0.826, issue 10). The 1 Dec
+#: mel_16bar was here too (0.710/0.707) until its batch-normalised retraining of 5 Dec.
+DO_NOT_READ_Z = {"trio_16bar", "drumify_2bar"}
 
 
 def _real_clips(engine, shared_data, n=6):
@@ -216,7 +217,7 @@ def test_runtime_imports_without_torch(tmp_path):
 
 def _plain_decode(engine, z, temperature, seed):
     """The decode loop without the engine's IOBinding fast path: one ``Bundle.run`` per step,
-    ``Engine.choose`` and ``Engine._feedback`` as the reference semantics."""
+    the decoder's ``choose`` and ``feedback`` as the reference semantics."""
     from runtime.sampling import make_rng
 
     rng = make_rng(seed)
@@ -226,9 +227,9 @@ def _plain_decode(engine, z, temperature, seed):
         out = []
         for _ in range(steps):
             logits, *state = bundle.run("decoder_step", prev, cond, *state)
-            tokens = engine.choose(logits, temperature, rng)
+            tokens = engine.decoder.choose(logits, temperature, rng)
             out.append(tokens)
-            prev = engine._feedback(tokens)
+            prev = engine.decoder.feedback(tokens)
         return np.stack(out, 1), prev
 
     width = sum(engine.output_depths)

@@ -9,8 +9,10 @@ import pytest
 
 from runtime.codecs.drums import DrumsCodec
 from runtime.codecs.melody import MelodyCodec
+from runtime.codecs.note_events import NoteEventCodec
 from runtime.codecs.trio import TrioCodec
 from runtime.engine import Engine
+from runtime.music import Clip, Note
 from training import benchmark
 from training.evaluate import main
 from training.prepare import prepare
@@ -69,6 +71,18 @@ def test_baselines_learn_only_from_train():
     rows = benchmark.baselines(MelodyCodec(), train, windows)
     assert set(rows) == {"all-rest", "most-frequent", "nearest-train"}
     assert not rows["all-rest"].any()
+
+
+def test_the_codec_names_the_fields_and_says_where_silence_is_a_baseline():
+    """Scores and baselines ask the codec: a trio's parts and a note model's fields by their
+    names; "all-rest" only where token 0 everywhere is silence (a grid codec)."""
+    trio = np.stack([mel(60, None, "off", None)] * 2 + [np.zeros(4, np.int64)], -1)[None]
+    assert list(benchmark.score(TrioCodec(), trio, trio)["fields"]) == ["melody", "bass", "drums"]
+    assert "all-rest" in benchmark.baselines(TrioCodec(), trio, trio)
+    notes = NoteEventCodec()
+    tokens = notes.encode(Clip([Note(60, 0.0, 1.0), Note(64, 1.0, 2.0)], length=4.0))[None]
+    assert list(benchmark.score(notes, tokens, tokens)["fields"]) == ["dT", "T", "P"]
+    assert set(benchmark.baselines(notes, tokens, tokens)) == {"most-frequent", "nearest-train"}
 
 
 @pytest.fixture(scope="module")

@@ -48,13 +48,13 @@ def _train(model, batches, steps=8):
     return model.eval()
 
 
-def _musicvae(windows, codec, level_lengths=()):
+def _musicvae(windows, codec, level_lengths=(), **fields):
     torch.manual_seed(0)
     depths = list(getattr(codec, "output_depths", [codec.output_depth]))
     config = MusicVAEConfig(z_size=8, enc_rnn_size=[16], dec_rnn_size=[16, 16],
                             input_depth=codec.input_depth, output_depths=depths,
                             max_seq_len=windows.shape[1], level_lengths=list(level_lengths),
-                            split_decoders=len(depths) > 1)
+                            split_decoders=len(depths) > 1, **fields)
     model = MusicVAE(config)
 
     def batch(step):
@@ -76,14 +76,18 @@ def trio_2bar(melody_2bar, shared_data):
     return np.stack([melody_2bar[:n], bass, drums[:n]], axis=-1)
 
 
-@pytest.mark.parametrize("kind", ["flat", "hierarchical"])
+@pytest.mark.parametrize("kind", ["flat", "hierarchical", "flat-mu-batch-norm"])
 def test_export_musicvae_matches_torch(tmp_path, melody_2bar, trio_2bar, kind):
-    """Flat melody model; hierarchical trio (conductor, three bar decoders, three softmaxes)."""
+    """Flat melody model; hierarchical trio (conductor, three bar decoders, three softmaxes);
+    a batch-normalised mu (BN-VAE) exports as its running statistics' affine map."""
     level_lengths = (2, 16) if kind == "hierarchical" else ()
     codec = TrioCodec() if kind == "hierarchical" else MelodyCodec()
     windows = trio_2bar if kind == "hierarchical" else melody_2bar
     train, valid = windows[:-40], windows[-40:]
-    model = _musicvae(train, codec, level_lengths)
+    fields = {"mu_batch_norm": 0.8, "latent_init_stddev": 0.0} if "batch-norm" in kind else {}
+    model = _musicvae(train, codec, level_lengths, **fields)
+    if fields:  # the running statistics moved away from their (0, 1) start during training
+        assert model.mu_norm.running_var.sub(1).abs().max().item() > 0.01
     out = export_bundle(model, tmp_path / "bundle", name="tiny", codec=codec, valid_tokens=valid,
                         data={"source": "nottingham/melody"}, training={"steps": 8})
     meta = json.loads((out / "model.json").read_text())

@@ -166,6 +166,33 @@ def test_trio_parts_are_padded_to_the_whole_piece(trio_parts):
     assert len(loose) > 0 and (loose[..., 2] == 0).all()
 
 
+def test_trio_parts_come_from_the_codecs_rule(trio_parts):
+    """Which instrument is the melody, the bass or drums is the trio codec's rule
+    (``part_of_instrument``): a bass on program 39 plays the bass as on 33, a copy of it on
+    strings (48) is no part and changes nothing, a bass on 40 leaves no trio; a codec whose
+    rule places 40 in the bass makes it one again."""
+    from runtime.codecs.trio import BASS_PROGRAMS, TrioCodec
+
+    clip, melody, bass, drums = trio_parts
+    windows, _ = _trio_count(clip, melody + bass + drums)
+    assert len(windows) > 20
+    on = lambda program: [replace(n, program=program) for n in bass]   # noqa: E731
+    assert np.array_equal(_trio_count(clip, melody + on(39) + drums)[0], windows)
+    assert np.array_equal(_trio_count(clip, melody + bass + on(48) + drums)[0], windows)
+    assert len(_trio_count(clip, melody + on(40) + drums)[0]) == 0
+
+    class WideBass(TrioCodec):
+        @staticmethod
+        def part_of_instrument(program, is_drum=False):
+            return "bass" if program == 40 and not is_drum else \
+                TrioCodec.part_of_instrument(program, is_drum)
+
+    assert 40 not in BASS_PROGRAMS
+    wide = extract.trio_windows(clip.copy(notes=melody + on(40) + drums), bars=16,
+                                codec=WideBass())
+    assert np.array_equal(wide, windows)
+
+
 # -- the command line ----------------------------------------------------------------------------
 @pytest.mark.parametrize("flags, message", [
     (["--max-bars", "-1"], "--max-bars must be 0 (no cap) or more"),

@@ -23,6 +23,7 @@ from training.export import export_bundle
 from training.extract import drum_windows, groove_windows
 from training.models import build_model
 from training.prepare import prepare
+from training.samples import write_samples
 from training.shards import load_split
 from training.train import build_config, fit_to_dataset
 
@@ -190,6 +191,21 @@ def test_dropout_trains_but_never_reaches_the_export(data):
                                                           "model.output_depths=[27]"]).model)
 
 
+def test_training_samples_play_the_models_velocities_and_timing(data, tmp_path):
+    """write_samples rounds what a GrooVAE generates (hits, velocities in [0, 1], offsets in
+    [-1, 1]) to tokens through its decoding kind, as the runtime does: MIDI velocities, not the
+    raw 0..1 values read as tokens."""
+    cfg = build_config("lb-groovae_2bar_humanize", SMALL)
+    dataset = WindowDataset(data, "train")
+    fit_to_dataset(cfg, dataset)
+    torch.manual_seed(0)
+    write_samples(build_model(cfg.model), dataset, tmp_path / "samples", audio=False)
+    priors = sorted((tmp_path / "samples").glob("prior_*.mid"))
+    notes = [n for f in priors for n in read_midi(f).notes]
+    assert notes and min(n.velocity for n in notes) > 10
+    assert len({round(n.start * 4, 3) % 1 for n in notes}) > 1      # off the 16th grid too
+
+
 @pytest.fixture(scope="module")
 def bundles(data, tmp_path_factory):
     """A humanize and a tap model, a little trained on the real takes, exported and verified."""
@@ -334,7 +350,8 @@ def test_train_export_evaluate_commands(shared_groove, tmp_path, capsys):
     run = tmp_path / "run"
     small = ["--set", "model.enc_rnn_size=[32]", "--set", "model.dec_rnn_size=[32,32]",
              "--set", "model.z_size=16", "--set", "train.batch_size=16",
-             "--set", "train.eval_every=10", "--set", "train.checkpoint_every=10"]
+             "--set", "train.eval_every=10", "--set", "train.checkpoint_every=10",
+             "--set", "train.sample_audio=false"]      # sample MIDI only (WAVs: test_sample_audio)
     mains = {"training.train": train_main, "training.export": export_main,
              "training.evaluate": evaluate_main}
 

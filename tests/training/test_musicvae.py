@@ -276,6 +276,37 @@ def test_latent_init_stddev_decides_whether_z_reaches_the_bar_decoders_at_init()
     assert sigma.mean().item() == pytest.approx(math.log1p(math.exp(-5)), rel=0.2)
 
 
+def test_mu_batch_norm_spreads_every_z_dimension_across_a_batch_and_keeps_its_scale(mel_2bar):
+    """BN-VAE (model.mu_batch_norm): in training every mu dimension has the fixed standard
+    deviation across the batch (the 16-bar encoders, without it, gave every window the same mu),
+    the scale is not learnt, and in evaluation a window's mu does not depend on its batch."""
+    data = WindowDataset(mel_2bar, "train")
+    batch = data.batch(range(32))
+    cfg = get_config("lb-mel_2bar").model
+    cfg.input_depth, cfg.output_depths, cfg.max_seq_len = 90, [90], 32
+    cfg.enc_rnn_size, cfg.dec_rnn_size, cfg.z_size = [16], [16], 8
+    cfg.mu_batch_norm, cfg.latent_init_stddev = 0.7, 0.0
+    torch.manual_seed(0)
+    model = build_model(cfg).train()
+    mu, _ = model.encode(batch["inputs"], batch["lengths"])
+    np.testing.assert_allclose(mu.std(0, unbiased=False).detach().numpy(), 0.7, rtol=0.02)
+    opt = torch.optim.Adam(model.parameters(), 1e-2)
+    for step in range(3):
+        loss, _ = model.loss(batch, step)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert torch.equal(model.mu_norm.weight, torch.full((8,), 0.7))
+    assert model.mu_norm.bias.abs().max().item() > 0     # the mean is learnt
+    model.eval()
+    with torch.no_grad():
+        together, _ = model.encode(batch["inputs"][:4], batch["lengths"][:4])
+        alone, _ = model.encode(batch["inputs"][:1], batch["lengths"][:1])
+    torch.testing.assert_close(alone[0], together[0])
+    cfg.mu_batch_norm = 0.0
+    assert build_model(cfg).mu_norm is None
+
+
 def test_dataset_batches_and_transposes_real_melodies(mel_2bar):
     data = WindowDataset(mel_2bar, "train", transpose=(-5, 5))
     assert data.codec.name == "melody" and data.steps == 32 and len(data) > 20

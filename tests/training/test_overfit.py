@@ -13,7 +13,6 @@ import torch
 
 from training import schedules
 from training.data import WindowDataset
-from training.evaluate import ModelAdapter
 from training.models import build_model
 from training.prepare import prepare
 from training.train import build_config, fit_to_dataset
@@ -79,11 +78,11 @@ FAMILIES = {
 }
 
 
-def reconstruct(adapter, dataset, tokens):
+def reconstruct(model, dataset, tokens):
     batch = dataset.batch_of(tokens)
     with torch.no_grad():
-        mu, _ = adapter.posterior(batch)
-        return mu, adapter.generate(mu, tokens.shape[1], 0.0).numpy()
+        mu, _ = model.posterior(batch)
+        return mu, model.generate(mu, tokens.shape[1], 0.0).numpy()
 
 
 def step_accuracy(pred, target):
@@ -112,7 +111,6 @@ def test_family_memorises_four_windows_and_uses_z(family, windows):
     fit_to_dataset(cfg, dataset)
     torch.manual_seed(0)
     model = build_model(cfg.model)
-    adapter = ModelAdapter(model)
     t = cfg.train
     optimizer = torch.optim.Adam(model.parameters(), lr=t.learning_rate)
     batch = dataset.batch_of(tokens)
@@ -129,7 +127,7 @@ def test_family_memorises_four_windows_and_uses_z(family, windows):
         optimizer.step()
         if step % 25 == 0:
             model.eval()
-            _, pred = reconstruct(adapter, dataset, tokens)
+            _, pred = reconstruct(model, dataset, tokens)
             accuracy = step_accuracy(pred, tokens)
             if accuracy >= 0.95:
                 break
@@ -138,8 +136,8 @@ def test_family_memorises_four_windows_and_uses_z(family, windows):
 
     # z is used: another window's code decodes to another window
     model.eval()
-    mu, pred = reconstruct(adapter, dataset, tokens)
+    mu, pred = reconstruct(model, dataset, tokens)
     with torch.no_grad():
-        swapped = adapter.generate(mu.roll(1, 0), tokens.shape[1], 0.0).numpy()
+        swapped = model.generate(mu.roll(1, 0), tokens.shape[1], 0.0).numpy()
     assert step_accuracy(swapped, np.roll(tokens, 1, 0)) >= 0.9
     assert step_accuracy(swapped, tokens) < 0.9, f"{family}: the decoder ignores z"

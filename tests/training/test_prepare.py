@@ -108,6 +108,35 @@ def test_melody_windows_on_real_tune(shared_data):
 
 
 # -- prepare -------------------------------------------------------------------------------------
+def test_music21_bach_reads_each_chorale_file_once_as_the_corpus_does():
+    """``music21:bach`` is the corpus module's list of chorale files (training.corpus), read
+    once each: a number music21 lists twice adds nothing, getWork("bach/bwv245.3") also
+    matches bwv245.37 and bwv69.6 also bwv69.6-a.mxl (the exact work is taken), and a work
+    stored as .krn and .mxl is read from the MusicXML."""
+    import music21
+
+    from training.corpus import chorale_files
+    from training.prepare import _music21_tasks
+
+    tasks = _music21_tasks("bach")
+    names = list(music21.corpus.chorales.Iterator(returnType="filename"))
+    assert len(tasks) == len({t.path for t in tasks}) == len({t.split_key for t in tasks})
+    assert sorted(t.path for t in tasks) == sorted(str(path) for _, path in chorale_files())
+    assert len(set(names)) == len(tasks) < len(names)           # numbers listed twice
+    by_stem = {Path(t.path).stem: Path(t.path) for t in tasks}
+    found = {}
+    for name in names:
+        work = music21.corpus.getWork(name)                       # one path or a list
+        found[name] = [Path(str(p)) for p in (work if isinstance(work, list) else [work])]
+    stems = {name.rsplit("/", 1)[-1] for name in names
+             if any(p.stem == name.rsplit("/", 1)[-1] for p in found[name])}
+    assert stems <= set(by_stem)                                  # every exact work is read
+    assert by_stem["bwv245.3"].name == "bwv245.3.mxl"             # getWork also gives .37
+    assert by_stem["bwv69.6"].name == "bwv69.6.xml"               # not bwv69.6-a.mxl
+    both = [name for name in names if {p.suffix for p in found[name]} >= {".krn", ".mxl"}]
+    assert both and all(by_stem[name.rsplit("/", 1)[-1]].suffix == ".mxl" for name in both)
+
+
 @pytest.fixture(scope="module")
 def small_source(shared_data, tmp_path_factory):
     """A folder with 24 real Nottingham tunes and two broken MIDI files."""

@@ -51,6 +51,7 @@ def tiny(cfg_name, steps, **train):
     cfg.train.learning_rate = 3e-3
     cfg.train.eval_every = cfg.train.checkpoint_every = steps
     cfg.train.eval_batches = 1
+    cfg.train.sample_audio = False      # sample MIDI only; the WAVs: test_sample_audio.py
     for k, v in train.items():
         setattr(cfg.train, k, v)
     return cfg

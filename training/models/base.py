@@ -55,9 +55,29 @@ class ModelConfig:
 
 
 class Model(nn.Module):
-    """Base class: ``forward(batch, step)`` is ``loss(batch, step)`` so DDP's hooks see the call."""
+    """Base class, and the one interface training, evaluation and export use. ``batch`` is a
+    dict as training.data yields (``tokens``, ``inputs``, ``lengths``, ``targets`` for
+    continuous outputs); each model reads what it needs from it.
+
+    - training: ``loss(batch, step) -> (loss, metrics)``; ``forward(batch, step)`` is ``loss``
+      so DDP's hooks see the call;
+    - evaluation (training.evaluate, training.samples): ``posterior(batch) -> (mu, logvar)``,
+      ``predict_next(batch, z)`` (teacher-forced argmax tokens like ``batch["tokens"]``) and
+      ``generate(z, length, temperature, generator)`` (free-running tokens; a continuous
+      decoder's values, which its decoding kind's ``to_tokens`` rounds);
+    - export (training.export): ``decoding_kind`` names the bundle kind (a key of
+      ``runtime.decoding.DECODINGS``; None: nothing to export), whose graphs are cut from the
+      model's step functions of the same names; ``encode(inputs, lengths) -> (mu, sigma)``;
+      ``decoding_fields()``, the model's entries in model.json's ``decoding``; ``generate`` at
+      temperature 0, written with those step functions, is the rollout the runtime reproduces::
+
+        >>> model.decoding_kind, [g.key for g in decoding_for(model.decoding_kind).graphs]
+        ('flat', ['encoder', 'decoder_init', 'decoder_step'])
+    """
 
     config_class: ClassVar[type[ModelConfig]] = ModelConfig
+    #: the kind of bundle training.export writes for this model (runtime/decoding.py)
+    decoding_kind: str | None = None
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -68,6 +88,25 @@ class Model(nn.Module):
 
     def forward(self, batch: dict[str, torch.Tensor], step: int = 0):
         return self.loss(batch, step)
+
+    # -- evaluation and export -----------------------------------------------------------------
+    def posterior(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """q(z|x) of a batch as (mu, log variance); by default from ``encode(inputs, lengths)``."""
+        mu, sigma = self.encode(batch["inputs"], batch["lengths"])
+        return mu, 2.0 * torch.log(sigma.clamp(min=1e-12))
+
+    def predict_next(self, batch, z: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced argmax prediction of every step (note, frame) of the batch's tokens."""
+        raise NotImplementedError
+
+    def generate(self, z: torch.Tensor, length: int, temperature: float = 0.0,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        """Free-running decoding of ``length`` steps (or notes) from z [B, Z]."""
+        raise NotImplementedError
+
+    def decoding_fields(self) -> dict:
+        """What model.json's ``decoding`` block needs from this model (besides its kind's)."""
+        return {}
 
     # -- shared pieces of a VAE loss -----------------------------------------------------------
     def beta(self, step: int) -> float:

@@ -97,8 +97,7 @@ class GrooveDecoderCore(LstmDecoderCore):
 @register_model("groovae")
 class GrooVAE(MusicVAE):
     config_class = GrooVAEConfig
-    #: tells the export (training/export.py) to write a ``groove`` bundle
-    groove = True
+    decoding_kind = "groove"
 
     def __init__(self, config: GrooVAEConfig):
         super().__init__(config)
@@ -120,6 +119,11 @@ class GrooVAE(MusicVAE):
         self.decoders = nn.ModuleList([GrooveDecoderCore(c.output_depths[0], c.z_size,
                                                          c.dec_rnn_size, c.dropout,
                                                          c.latent_init_stddev or None)])
+
+    def decoding_fields(self) -> dict:
+        """The drum classes, and whether the fed-back velocities and offsets are those of the
+        chosen hits only ("hits") or of every drum ("none", Magenta's)."""
+        return {"classes": int(self.classes), "feedback_mask": self.config.feedback_mask}
 
     # -- step functions -----------------------------------------------------------------------
     def activate(self, raw: torch.Tensor) -> torch.Tensor:

@@ -87,6 +87,7 @@ def batch_tokens(batch, key: str = "tokens") -> torch.Tensor:
 @register_model("modular")
 class ModularVAE(Model):
     config_class = ModularVAEConfig
+    decoding_kind = "note_events"
 
     def __init__(self, config: ModularVAEConfig):
         super().__init__(config)
@@ -120,8 +121,9 @@ class ModularVAE(Model):
 
     # ------------------------------------------------------------------ encoder
 
-    def posterior(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(mu, logvar) of q(z|x) for notes int64 [B, N, 3]."""
+    def posterior(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mu, logvar) of q(z|x) for notes int64 [B, N, 3] (or a batch with ``tokens``)."""
+        tokens = batch_tokens(batch)
         B = tokens.shape[0]
         if not self.config.use_encoder:
             zeros = torch.zeros(B, self.config.z_size, device=tokens.device)
@@ -146,6 +148,10 @@ class ModularVAE(Model):
     def start_note(self, batch: int, device=None) -> torch.Tensor:
         return torch.tensor([[self.dt_size, self.t_size, self.p_size]],
                             device=device).expand(batch, 3)
+
+    def decoding_fields(self) -> dict:
+        """The previous note fed to the first ``decoder_step_dt`` (the "start" rows)."""
+        return {"start_note": self.start_note(1)[0].tolist()}
 
     def decoder_init(self, z: torch.Tensor) -> tuple[torch.Tensor, ...]:
         h = torch.tanh(self.dec_init(z)).unsqueeze(0)          # [1, B, 7H]
@@ -233,9 +239,9 @@ class ModularVAE(Model):
         return self.sample(z, length, temperature, generator)
 
     @torch.no_grad()
-    def predict_next(self, tokens: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    def predict_next(self, batch, z: torch.Tensor) -> torch.Tensor:
         """Teacher-forced argmax prediction of every note's fields: int64 [B, N, 3]."""
-        l_dt, l_t, l_p = self.teacher_forced(tokens, z)
+        l_dt, l_t, l_p = self.teacher_forced(batch_tokens(batch), z)
         return torch.stack([l_dt.argmax(-1), l_t.argmax(-1), l_p.argmax(-1)], -1)
 
     # ------------------------------------------------------------------ training

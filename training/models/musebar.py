@@ -114,7 +114,9 @@ class MuseBarVAE(LstmVAEParts, Model):
         out, _ = self.encoder(rolls)
         return out
 
-    def posterior(self, rolls: torch.Tensor):
+    def posterior(self, batch):
+        """(mu, logvar) for rolls [B, T, P] (or a batch: its ``inputs``)."""
+        rolls = batch_tokens(batch, "inputs")
         return self.to_params(self.encoder_states(rolls.float())[:, -1])
 
     def teacher_forced(self, rolls: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -149,8 +151,8 @@ class MuseBarVAE(LstmVAEParts, Model):
         return self.sample(z, length, temperature, generator).long()
 
     @torch.no_grad()
-    def predict_next(self, rolls, z):
-        return (self.teacher_forced(rolls.float(), z) > 0).long()
+    def predict_next(self, batch, z):
+        return (self.teacher_forced(batch_tokens(batch, "inputs").float(), z) > 0).long()
 
     def loss(self, batch, step: int = 0):
         c = self.config

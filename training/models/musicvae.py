@@ -86,6 +86,13 @@ class MusicVAEConfig(ModelConfig):
     #: decoder learns to ignore it; -5 starts sigma at 0.007 (z carries the input from step 1)
     #: and the KL term raises it as beta grows
     sigma_init_bias: float = 0.0
+    #: > 0: batch-normalise mu with this fixed scale (BN-VAE, Zhu et al. 2020, "A Batch
+    #: Normalized Inference Network Keeps the KL Vanishing Away"): across a batch every mu
+    #: dimension has mean ``beta`` (learnt) and standard deviation ``mu_batch_norm``, so the
+    #: encoder cannot give every input the same z (what the 16-bar encoders did within 200
+    #: steps) and the KL has a floor of ``z_size * mu_batch_norm**2 / 2`` nats. Exported as
+    #: the fixed affine map of its running statistics. 0 = off (Magenta).
+    mu_batch_norm: float = 0.0
 
 
 def init_lstm(lstm: nn.LSTM) -> None:
@@ -207,6 +214,8 @@ class LstmDecoderCore(nn.Module):
 @register_model("musicvae")
 class MusicVAE(Model):
     config_class = MusicVAEConfig
+    #: bundle kind (runtime/decoding.py); "hierarchical" for an instance with a conductor
+    decoding_kind = "flat"
 
     def __init__(self, config: MusicVAEConfig):
         super().__init__(config)
@@ -217,6 +226,7 @@ class MusicVAE(Model):
             raise ValueError(f"all decoder layers must have the same size, got {c.dec_rnn_size}")
         self.hierarchical = bool(c.level_lengths)
         if self.hierarchical:
+            self.decoding_kind = "hierarchical"
             if len(c.level_lengths) != 2:
                 raise ValueError("level_lengths must be [segments, steps per segment]")
             if c.max_seq_len and c.level_lengths[0] * c.level_lengths[1] != c.max_seq_len:
@@ -237,6 +247,11 @@ class MusicVAE(Model):
         self.mu = dense(self.encoder.output_size, c.z_size, stddev=stddev)
         self.sigma = dense(self.encoder.output_size, c.z_size, stddev=stddev)
         nn.init.constant_(self.sigma.bias, c.sigma_init_bias)
+        self.mu_norm = None
+        if c.mu_batch_norm > 0:
+            self.mu_norm = nn.BatchNorm1d(c.z_size)
+            nn.init.constant_(self.mu_norm.weight, c.mu_batch_norm)
+            self.mu_norm.weight.requires_grad_(False)          # a fixed scale: BN-VAE's floor
         if self.hierarchical:
             self.conductor_initial_state = dense(c.z_size, 2 * layers * hidden, stddev=stddev)
             self.conductor = nn.LSTM(1, hidden, layers, batch_first=True)
@@ -260,7 +275,10 @@ class MusicVAE(Model):
     def encode(self, inputs: torch.Tensor, lengths: torch.Tensor):
         """inputs [B, T, input_depth] float, lengths [B] -> (mu [B, Z], sigma [B, Z])."""
         final, _ = self.encoder(inputs, lengths)
-        return self.mu(final), F.softplus(self.sigma(final))
+        mu = self.mu(final)
+        if self.mu_norm is not None:
+            mu = self.mu_norm(mu)
+        return mu, F.softplus(self.sigma(final))
 
     def encode_steps(self, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """The encoder's top-layer outputs at every step [B, T, 2H] (flat) or every segment
@@ -402,6 +420,21 @@ class MusicVAE(Model):
         """Encode to the posterior mean and decode it (argmax by default)."""
         mu, _ = self.encode(inputs, lengths)
         return self.sample(mu, temperature, generator)
+
+    # -- the evaluation interface (training/models/base.py) ------------------------------------
+    def generate(self, z, length, temperature=0.0, generator=None):
+        """:meth:`sample` (its window of ``max_seq_len`` steps, whatever ``length``)."""
+        return self.sample(z, temperature, generator)
+
+    @torch.no_grad()
+    def predict_next(self, batch, z):
+        """Teacher-forced argmax tokens, shaped like ``batch["tokens"]``."""
+        tokens = batch["tokens"]
+        parts = tokens if tokens.dim() == 3 else tokens.unsqueeze(-1)
+        prev = F.pad(self.one_hot(parts)[:, :-1], (0, 0, 1, 0))
+        logits = self.decode_teacher_forced(z, prev)
+        pred = torch.stack([p.argmax(-1) for p in logits.split(self.part_depths, -1)], -1)
+        return pred if tokens.dim() == 3 else pred.squeeze(-1)
 
     # -- training -------------------------------------------------------------------------------
     def loss(self, batch: dict[str, torch.Tensor], step: int):

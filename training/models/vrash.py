@@ -81,8 +81,9 @@ class VRASH(LstmVAEParts, Model):
     def embed(self, tokens: torch.Tensor) -> torch.Tensor:
         return torch.cat([emb(tokens[..., i]) for i, emb in enumerate(self.embeds)], -1)
 
-    def posterior(self, tokens: torch.Tensor):
-        _, (h, _) = self.encoder(self.embed(tokens))
+    def posterior(self, batch):
+        """(mu, logvar) for notes [B, N, 3] (or a batch with ``tokens``)."""
+        _, (h, _) = self.encoder(self.embed(batch_tokens(batch)))
         return self.enc_mu(h[-1]), self.enc_logvar(h[-1])
 
     def start_note(self, batch: int, device=None) -> torch.Tensor:
@@ -125,8 +126,9 @@ class VRASH(LstmVAEParts, Model):
         return self.sample(z, length, temperature, generator)
 
     @torch.no_grad()
-    def predict_next(self, tokens, z):
-        return torch.stack([part.argmax(-1) for part in self.split(self.teacher_forced(tokens, z))], -1)
+    def predict_next(self, batch, z):
+        logits = self.teacher_forced(batch_tokens(batch), z)
+        return torch.stack([part.argmax(-1) for part in self.split(logits)], -1)
 
     def loss(self, batch, step: int = 0):
         c = self.config
