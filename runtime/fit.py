@@ -48,23 +48,11 @@ def hearing(engine: Engine, piece: Clip) -> Hearing:
         heard = len(engine.to_clip(tokens).notes)
     except EngineError:
         heard = 0
-    codec = engine.codec.name
-    reasons = {}
-    if codec in ("melody", "note_events"):
-        reasons[f"drum notes, which {engine.name} does not play"] = \
-            sum(n.is_drum for n in piece.notes)
-    elif codec == "drums":
-        reasons["not on the General MIDI drum map"] = \
-            sum(n.pitch not in engine.codec.class_of for n in piece.notes)
-    elif codec == "trio":
-        from .codecs.trio import trio_part
-
-        reasons["on programs without a trio part: melody 0-31, bass 32-39, drums channel 10"] = \
-            sum(trio_part(n) is None for n in piece.notes)
+    words = {"model": engine.name, "window": engine.notes}
+    unplayable = engine.codec.unplayable(piece.notes)
+    reasons = {phrase.format(**words): n for phrase, n in unplayable.items()}
     rest = total - heard - sum(reasons.values())
-    reasons[{"drums": "doubling a drum class on one 16th step",
-             "note_events": f"past the model's {engine.notes}-note window"}.get(
-        codec, "under a higher voice or on the same 16th step")] = max(0, rest)
+    reasons[engine.codec.overlap_reason.format(**words)] = max(0, rest)
     low, high = _pitch_range(engine)
     moved = sum(not n.is_drum and not low <= n.pitch <= high for n in piece.notes)
     return Hearing(total, heard, {k: v for k, v in reasons.items() if v}, prepared, moved,

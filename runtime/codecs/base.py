@@ -119,6 +119,16 @@ class Codec:
             view[...] = shifted
         return moved, fits
 
+    # -- what a model cannot hear (runtime.fit) ---------------------------------------------
+    def unplayable(self, notes) -> dict[str, int]:
+        """Notes of a piece this codec has no place for, counted per reason: a phrase a musician
+        reads in the fit report of render and the bridge (``{model}`` becomes the model's name)."""
+        return {}
+
+    #: why the other notes that do not reach the model are lost; ``{window}`` is the model's
+    #: window (e.g. 100 notes) for codecs that count notes
+    overlap_reason: ClassVar[str] = "under a higher voice or on the same 16th step"
+
     # -- playing decoded notes (the bridge) -------------------------------------------------
     def channel_of(self, note: Note, channel: int) -> int:
         """The MIDI channel (0..15) a decoded ``note`` plays on when the music goes out on

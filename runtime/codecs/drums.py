@@ -85,6 +85,12 @@ class DrumsCodec(Codec):
                 tokens[step] |= 1 << drum_class
         return tokens
 
+    overlap_reason = "doubling a drum class on one 16th step"
+
+    def unplayable(self, notes) -> dict[str, int]:
+        """Pitches outside the drum classes' map."""
+        return {"not on the General MIDI drum map": sum(n.pitch not in self.class_of for n in notes)}
+
     def fit(self, clip: Clip, beats: float, steps_per_quarter: int) -> Clip:
         """The clip on the grid (:meth:`Codec.fit`), every note a drum hit (a clip from a drum
         rack need not be flagged as drums)."""

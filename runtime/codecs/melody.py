@@ -116,6 +116,10 @@ class MelodyCodec(Codec):
             previous_end = max(end, start + 1)
         return tokens
 
+    def unplayable(self, notes) -> dict[str, int]:
+        """Drum notes: a melody has none."""
+        return {"drum notes, which {model} does not play": sum(n.is_drum for n in notes)}
+
     def fit(self, clip: Clip, beats: float, steps_per_quarter: int) -> Clip:
         """The clip on the grid (:meth:`Codec.fit`) as one line: drum notes dropped, pitches
         folded by octaves into the range, the highest voice kept."""

@@ -122,6 +122,12 @@ class NoteEventCodec(Codec):
 
     # -- the codec ----------------------------------------------------------------------------
 
+    def unplayable(self, notes) -> dict[str, int]:
+        """Drum notes: the note-event models play pitched notes only."""
+        return {"drum notes, which {model} does not play": sum(n.is_drum for n in notes)}
+
+    overlap_reason = "past the model's {window}-note window"
+
     def fit(self, clip: Clip, beats: float, steps_per_quarter: int) -> Clip:
         """The clip in its own meter, chords kept, not quantised: drum notes dropped, pitches
         folded by octaves into the range, cut to ``beats`` (``steps_per_quarter`` is not used)."""

@@ -36,6 +36,11 @@ MELODY_PROGRAMS = range(0, 32)
 BASS_PROGRAMS = range(32, 40)
 
 
+#: the rule in words, for messages
+PROGRAMS_TEXT = (f"melody {MELODY_PROGRAMS.start}-{MELODY_PROGRAMS.stop - 1}, "
+                 f"bass {BASS_PROGRAMS.start}-{BASS_PROGRAMS.stop - 1}, drums channel 10")
+
+
 def instrument_part(program: int, is_drum: bool = False) -> str | None:
     """The part an instrument plays: 'melody', 'bass', 'drums' or None (a program the trio has
     no place for). The one table of the rule::
@@ -111,7 +116,7 @@ class TrioCodec(Codec):
             part = "drums" if clip.is_drum else trio_part(n)
             if part is None:
                 raise CodecError(f"the trio codec has no part for program {n.program} "
-                                 f"(melody 0-31, bass 32-39, drums on channel 10)")
+                                 f"({PROGRAMS_TEXT})")
             by_part[part].append(n)
         # Pitched notes must sit on the grid at both ends, drum hits only at their onsets.
         check_grid(clip.copy(notes=by_part["melody"] + by_part["bass"]), self.steps_per_quarter,
@@ -134,6 +139,11 @@ class TrioCodec(Codec):
     #: the part of an instrument, ``(program, is_drum) -> 'melody' | 'bass' | 'drums' | None``
     #: (training.extract groups a file's notes by instrument and asks this)
     part_of_instrument = staticmethod(instrument_part)
+
+    def unplayable(self, notes) -> dict[str, int]:
+        """Notes on programs the trio has no part for."""
+        return {f"on programs without a trio part: {PROGRAMS_TEXT}":
+                sum(trio_part(n) is None for n in notes)}
 
     def fit(self, clip: Clip, beats: float, steps_per_quarter: int) -> Clip:
         """The clip on the grid (:meth:`Codec.fit`) as three parts: melody and bass each one
