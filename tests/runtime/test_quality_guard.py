@@ -1,9 +1,11 @@
 """The engine's sample quality guard and silent parts, on the shipped trio bundle (real weights).
 
-The trio model (trained on scores without drums) produced noise (a note on almost every 16th)
-in a large share of prior samples and drums in a third of them. With the training data's density
-in model.json the engine resamples such clips and says what it could not fix; a part silent in
-all the training data stays silent.
+The 1 Dec trio model (trained on scores without drums) produced noise (a note on almost every
+16th) in a large share of prior samples and drums in a third of them. With the training data's
+density in model.json the engine resamples such clips and says what it could not fix (tested
+here with a density written lower than the trio's data, so that the retrained trio's denser
+samples are what the guard must catch); a part silent in all the training data stays silent
+(the retrained trio's unmasked drum decoder plays drums at temperature 2).
 """
 
 import json
@@ -31,10 +33,10 @@ def per_bar(engine, clip):
 
 def test_dense_samples_are_resampled(tmp_path):
     def with_density(meta):
-        meta["data"]["notes_per_bar"] = {"mean": 4.0, "p99": 8.0, "max": 10.0}
+        meta["data"]["notes_per_bar"] = {"mean": 3.0, "p99": 5.0, "max": 6.0}
 
     engine = Engine.load(str(bundle_copy(tmp_path, "trio_16bar", with_density)))
-    limit = 8.0 * DENSITY_FACTOR
+    limit = 5.0 * DENSITY_FACTOR
     assert engine.max_notes_per_bar == limit
     unguarded = engine.decode(_codes(engine, 12), temperature=1.0, seed=5, guard=False)
     assert any(per_bar(engine, c) > limit for c in unguarded), "no noisy sample to guard against"
@@ -73,8 +75,8 @@ def test_a_part_silent_in_training_stays_silent(tmp_path):
     quiet = Engine.load("trio_16bar")
     assert quiet.decoding.get("silent_parts") == ["drums"]
     drums = lambda clips: sum(any(n.is_drum for n in c.notes) for c in clips)  # noqa: E731
-    assert drums(loud.decode(_codes(loud, 16), temperature=1.0, seed=1, guard=False)) > 0
-    assert drums(quiet.decode(_codes(quiet, 16), temperature=1.0, seed=1, guard=False)) == 0
+    assert drums(loud.decode(_codes(loud, 16), temperature=2.0, seed=1, guard=False)) > 0
+    assert drums(quiet.decode(_codes(quiet, 16), temperature=2.0, seed=1, guard=False)) == 0
 
 
 def test_render_says_when_a_reconstruction_is_empty(tmp_path, capsys):
