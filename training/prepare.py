@@ -53,7 +53,7 @@ from tqdm import tqdm
 
 from runtime.cli import Parser, fail
 from runtime.codecs import REGISTRY, Codec, CodecError
-from runtime.codecs.trio import BASS_PROGRAMS, MELODY_PROGRAMS
+from runtime.codecs.trio import BASS_PROGRAMS, MELODY_PROGRAMS, span
 from runtime import scores
 from runtime.midi_io import MidiError, read_midi
 from runtime.music import Clip
@@ -370,16 +370,12 @@ def no_window_reason(clip: Clip, options: Options, stats: dict, original: Clip |
                 "(--min-pitch, --max-pitch)")
     if options.kind == "trio":
         drum_part = "" if not options.trio_require_drums else " and drums"
-        return (f"no {options.bars} bars where a melody (programs {_span(MELODY_PROGRAMS)}), "
-                f"a bass ({_span(BASS_PROGRAMS)})"
+        return (f"no {options.bars} bars where a melody (programs {span(MELODY_PROGRAMS)}), "
+                f"a bass ({span(BASS_PROGRAMS)})"
                 f"{drum_part} all play, each silent for at most {gap:g} bar(s) "
                 "(--gap-bars, --trio-voices, --trio-without-drums)")
     return (f"no melody of {options.bars} bars without a rest of {gap:g} bar(s) "
             "or more (--gap-bars)")
-
-
-def _span(programs: range) -> str:
-    return f"{programs.start}-{programs.stop - 1}"
 
 
 def _one_line(exc: BaseException, path: str) -> str:

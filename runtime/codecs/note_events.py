@@ -36,6 +36,7 @@ import numpy as np
 from ..music import Clip, Note
 from ..quantize import to_steps
 from .base import Codec, CodecError, PitchedPart, into_range, register
+from .melody import MelodyCodec
 
 # A dictionary that covers common note values at 12 ticks per quarter, for a codec built
 # without data (codec_from_config({"name": "note_events"})); real models store their own.
@@ -122,9 +123,7 @@ class NoteEventCodec(Codec):
 
     # -- the codec ----------------------------------------------------------------------------
 
-    def unplayable(self, notes) -> dict[str, int]:
-        """Drum notes: the note-event models play pitched notes only."""
-        return {"drum notes, which {model} does not play": sum(n.is_drum for n in notes)}
+    unplayable = MelodyCodec.unplayable      # drum notes: pitched notes only, as a melody
 
     overlap_reason = "past the model's {window}-note window"
 

@@ -36,9 +36,13 @@ MELODY_PROGRAMS = range(0, 32)
 BASS_PROGRAMS = range(32, 40)
 
 
+def span(programs: range) -> str:
+    """'0-31' for range(0, 32): a program range as messages write it."""
+    return f"{programs.start}-{programs.stop - 1}"
+
+
 #: the rule in words, for messages
-PROGRAMS_TEXT = (f"melody {MELODY_PROGRAMS.start}-{MELODY_PROGRAMS.stop - 1}, "
-                 f"bass {BASS_PROGRAMS.start}-{BASS_PROGRAMS.stop - 1}, drums channel 10")
+PROGRAMS_TEXT = f"melody {span(MELODY_PROGRAMS)}, bass {span(BASS_PROGRAMS)}, drums channel 10"
 
 
 def instrument_part(program: int, is_drum: bool = False) -> str | None:
