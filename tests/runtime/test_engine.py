@@ -148,14 +148,21 @@ def test_bad_inputs(engine):
 #: shipped models whose decoder does not read what the encoder writes for real music (their
 #: reconstructions from each piece's own code are no closer to it than from other pieces'
 #: codes: trio own/other agreement 0.877/0.863 after its 5 Dec retraining (0.871/0.871
-#: before), drumify 0.826/0.826, issue 10). The 1 Dec mel_16bar was here too (0.710/0.707);
-#: its batch-normalised retraining of 5 Dec reads z (0.723/0.679).
-DO_NOT_READ_Z = {"trio_16bar", "drumify_2bar"}
+#: before), issue 10). The 1 Dec mel_16bar was here too (0.710/0.707); its batch-normalised
+#: retraining of 5 Dec reads z (0.723/0.679). drumify_2bar was listed by a test that fed it
+#: Groove takes, whose tap lines are nearly all the same (a hit on almost every 16th); on
+#: melodies its drums follow the taps (steps agreeing 0.891 own vs 0.838 others, 12 reels).
+DO_NOT_READ_Z = {"trio_16bar"}
 
 
 def _real_clips(engine, shared_data, n=6):
     """Real pieces of the kind the model plays: Groove takes for drum models, Nottingham reels
     otherwise (for the trio, the chord track played as the bass, program 33)."""
+    if engine.kind == "groove" and engine.codec.input_transform == "tap":
+        # Drumify answers a rhythm played on anything: the reels' melodies are the taps (Groove
+        # takes, ghost notes and all, tap a hit on nearly every 16th: one rhythm for all)
+        return [read_midi(p) for p in sorted(
+            (shared_data / "nottingham" / "melody").glob("reels*.mid"))[:n]]
     if engine.kind == "groove" or engine.codec.name == "drums":
         return [read_midi(p) for p in sorted(
             (shared_data / "groove" / "drummer1" / "session1").glob("*beat_4-4.mid"))[:n]]
@@ -191,6 +198,8 @@ def test_every_shipped_model(name, shared_data):
         if engine.kind == "groove":
             hits = engine.codec.num_classes               # hits | velocities | offsets
             a, b = a[..., :hits], b[..., :hits]
+            if engine.codec.input_transform == "tap":     # the drums' steps follow the taps
+                a, b = a.any(-1), b.any(-1)
         return float((a == b).mean())
 
     n = len(pieces)
