@@ -25,6 +25,22 @@ def mel(*pitches):
     return np.array([REST if p is None else OFF if p == "off" else 2 + p - 21 for p in pitches])
 
 
+def test_interpolation_paths_monotonic_share():
+    """A decoder that reads each code's signs moves every slerp path steadily (a coordinate's
+    sign flips at most once on a great circle); one that answers noise does not; the paths are
+    the same whatever the decoding batch."""
+    mu = np.random.default_rng(1).normal(size=(40, 16)).astype(np.float32)
+    signs = lambda z: (np.asarray(z) > 0).astype(np.int64)
+    smooth = benchmark.interpolation_paths(mu, signs, pairs=50, steps=9, batch_size=7)
+    assert smooth["monotonic"] == 1.0 and smooth["pairs"] == 50
+    assert smooth["to_start"][0] == 0.0 and np.all(np.diff(smooth["to_start"]) > 0)
+    assert benchmark.interpolation_paths(mu, signs, 50, 9, batch_size=450) == smooth
+    noise = np.random.default_rng(2)
+    shaky = benchmark.interpolation_paths(mu, lambda z: noise.integers(0, 2, (len(z), 16)),
+                                          pairs=50, steps=9)
+    assert shaky["monotonic"] < 0.1
+
+
 def test_melody_onsets_count_pitch_and_time():
     codec = MelodyCodec()
     target = mel(60, None, 62, None, 64, "off", None, None)[None]
