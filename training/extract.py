@@ -101,9 +101,13 @@ def tracks(clip: Clip) -> dict[tuple, list]:
 
 # -- melodies ------------------------------------------------------------------------------------
 def extract_melodies(notes, gap_bars: float = 1, steps_per_bar: int = STEPS_PER_BAR,
-                     steps_per_quarter: int = STEPS_PER_QUARTER) -> list[Sequence]:
-    """Monophonic melodies from the quantised notes of one instrument (see the module doc)."""
-    timed = sorted(((to_steps(n.start, steps_per_quarter), -n.pitch,
+                     steps_per_quarter: int = STEPS_PER_QUARTER,
+                     lowest: bool = False) -> list[Sequence]:
+    """Monophonic melodies from the quantised notes of one instrument (see the module doc).
+    Of notes struck together the highest is kept (note_seq's rule), or with ``lowest`` the
+    lowest: a bass line read from a chord track (Nottingham's) is its chords' roots."""
+    sign = 1 if lowest else -1
+    timed = sorted(((to_steps(n.start, steps_per_quarter), sign * n.pitch,
                      to_steps(n.end, steps_per_quarter)) for n in notes if n.velocity > 0))
     melodies, search_start, i = [], 0, 0
     while i < len(timed):
@@ -112,15 +116,15 @@ def extract_melodies(notes, gap_bars: float = 1, steps_per_bar: int = STEPS_PER_
         events: list[int] = []
         last_on = last_off = None
         while i < len(timed):
-            on, neg_pitch, off = timed[i]
+            on, signed_pitch, off = timed[i]
             on_rel, off_rel = on - start, max(off, on + 1) - start
             if last_on is not None:
-                if on_rel == last_on:       # same onset: the highest pitch came first, keep it
+                if on_rel == last_on:       # same onset: the kept pitch came first
                     i += 1
                     continue
                 if on_rel - last_off >= gap_bars * steps_per_bar:
                     break                   # a bar of silence ends the melody
-            _add_note(events, -neg_pitch, on_rel, off_rel)
+            _add_note(events, sign * signed_pitch, on_rel, off_rel)
             last_on, last_off = on_rel, off_rel
             i += 1
         _finish(events, steps_per_bar)
@@ -347,7 +351,9 @@ def trio_windows(clip: Clip, bars: int, codec=None, gap_bars: int = TRIO_GAP_BAR
 
     Each melody instrument (GM programs 0-31), bass (32-39) and drum instrument is one part
     (the codec's ``part_of_instrument`` says which): its notes in the codec's range as one
-    melody (drums: one track of the 9 classes) padded to the whole piece. A bar counts as
+    melody (of notes struck together the highest; for the bass the lowest, so a chord track
+    read as the bass plays its roots; drums: one track of the 9 classes) padded to the whole
+    piece. A bar counts as
     covered by an instrument when the instrument sounds within
     ``gap_bars`` bars of it (so a part may rest up to ``gap_bars`` bars at a window's edge and
     twice that inside it); the first and last ``gap_bars`` bars of the piece count as covered
@@ -403,7 +409,8 @@ def _whole_part(notes, part: str, codec, total_steps: int, stats: dict | None):
         events = (events + [frozenset()] * total_steps)[:total_steps]
         return drum_tokens(Sequence(0, events), codec.drums)
     part_codec = getattr(codec, part)
-    found = extract_melodies(notes_in_range(notes, part_codec, stats), gap_bars=float("inf"))
+    found = extract_melodies(notes_in_range(notes, part_codec, stats), gap_bars=float("inf"),
+                             lowest=part == "bass")
     if not found:
         return None
     events = [-2] * found[0].start + found[0].events

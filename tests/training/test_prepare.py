@@ -22,6 +22,25 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 # -- extraction rules ----------------------------------------------------------------------------
+def test_a_chord_track_as_the_trio_bass_gives_its_roots(shared_data):
+    """Nottingham's chord track read as the trio's bass (--trio-voices): of each chord the
+    lowest note, the root of its root-position triads, not the highest (a melody's rule)."""
+    clip = read_midi(shared_data / "nottingham" / "full" / "reelsa-c1.mid")
+    codec = TrioCodec()
+    windows = extract.trio_windows(extract.voices_as_trio(clip), 16, codec, require_drums=False)
+    assert len(windows)
+    bass = {n.pitch for w in windows for n in codec.decode(w).notes
+            if n.program == codec.bass_program}
+    chord_track = max(n.track for n in clip.notes)
+    chords: dict = {}
+    for n in clip.notes:
+        if n.track == chord_track:
+            chords.setdefault(round(n.start * 4), []).append(n.pitch)
+    lowest = {min(p) for p in chords.values()}
+    assert bass and bass <= lowest, sorted(bass - lowest)
+    assert not bass <= {max(p) for p in chords.values()}
+
+
 def test_highest_pitch_wins_and_later_onset_cuts():
     notes = [Note(60, 0, 1), Note(64, 0, 1), Note(67, 0, 2),   # chord: 67 kept
              Note(55, 1, 1.5)]                                  # starts while 67 sounds: cuts it
