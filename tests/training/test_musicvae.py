@@ -307,6 +307,27 @@ def test_mu_batch_norm_spreads_every_z_dimension_across_a_batch_and_keeps_its_sc
     assert build_model(cfg).mu_norm is None
 
 
+def test_mu_spread_logs_what_the_batch_norm_hides(mel_2bar):
+    """The ``mu_spread`` metric is the batch's spread of mu before the batch norm: the same
+    window 16 times gives 0 (after the norm every z dimension still has spread 0.7, so the
+    KL alone cannot tell a collapsed encoder), different windows give the pre-norm std."""
+    data = WindowDataset(mel_2bar, "train")
+    cfg = get_config("lb-mel_2bar").model
+    cfg.input_depth, cfg.output_depths, cfg.max_seq_len = 90, [90], 32
+    cfg.enc_rnn_size, cfg.dec_rnn_size, cfg.z_size = [16], [16], 8
+    cfg.mu_batch_norm, cfg.latent_init_stddev = 0.7, 0.0
+    torch.manual_seed(0)
+    model = build_model(cfg).train()
+    same = data.batch([3] * 16)
+    _, metrics = model.loss(same, 0)
+    assert metrics["mu_spread"] == pytest.approx(0.0, abs=1e-6)
+    different = data.batch(range(16))
+    _, metrics = model.loss(different, 0)
+    final, _ = model.encoder(different["inputs"], different["lengths"])
+    expected = model.mu(final).detach().std(0).mean().item()
+    assert metrics["mu_spread"] == pytest.approx(expected, rel=1e-5) and expected > 1e-3
+
+
 def test_dataset_batches_and_transposes_real_melodies(mel_2bar):
     data = WindowDataset(mel_2bar, "train", transpose=(-5, 5))
     assert data.codec.name == "melody" and data.steps == 32 and len(data) > 20

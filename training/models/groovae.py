@@ -210,6 +210,7 @@ class GrooVAE(MusicVAE):
                 "loss": loss.item(), "recon": recon.mean().item(), "kl": kl.mean().item(),
                 "kl_bits": kl.mean().item() / 0.6931471805599453,
                 "kl_cost": kl_cost.mean().item(), "beta": beta, "sampling_prob": 0.0,
+                "mu_spread": self.mu_spread,
                 # share of (step, class) cells whose hit/no-hit is right (teacher forced)
                 "accuracy": (right.sum() / cells.sum().clamp(min=1)).item(),
                 "hit_loss": (hit_loss * mask).sum(1).mean().item(),

@@ -247,6 +247,10 @@ class MusicVAE(Model):
         self.mu = dense(self.encoder.output_size, c.z_size, stddev=stddev)
         self.sigma = dense(self.encoder.output_size, c.z_size, stddev=stddev)
         nn.init.constant_(self.sigma.bias, c.sigma_init_bias)
+        #: the batch's standard deviation of mu before ``mu_norm`` (mean over dimensions), set
+        #: by each training-mode encode and logged as ``mu_spread``: near 0 the encoder gives
+        #: every input the same code, which a batch norm would only hide (docs/training.md)
+        self.mu_spread = float("nan")
         self.mu_norm = None
         if c.mu_batch_norm > 0:
             self.mu_norm = nn.BatchNorm1d(c.z_size)
@@ -276,6 +280,8 @@ class MusicVAE(Model):
         """inputs [B, T, input_depth] float, lengths [B] -> (mu [B, Z], sigma [B, Z])."""
         final, _ = self.encoder(inputs, lengths)
         mu = self.mu(final)
+        if self.training:   # the metric mu_spread: a collapsed encoder shows here first
+            self.mu_spread = mu.detach().std(0).mean().item() if len(mu) > 1 else float("nan")
         if self.mu_norm is not None:
             mu = self.mu_norm(mu)
         return mu, F.softplus(self.sigma(final))
@@ -474,5 +480,6 @@ class MusicVAE(Model):
         metrics = {"loss": loss.item(), "recon": recon.mean().item(), "kl": kl.mean().item(),
                    "kl_bits": kl.mean().item() / 0.6931471805599453,
                    "kl_cost": kl_cost.mean().item(), "beta": beta,
-                   "sampling_prob": probability, "accuracy": accuracy.item()}
+                   "sampling_prob": probability, "accuracy": accuracy.item(),
+                   "mu_spread": self.mu_spread}
         return loss, metrics
