@@ -295,6 +295,10 @@ def _session_options(threads: int | None):
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
+    # int8-stored weights (python -m training.float16 --int8): fold their DequantizeLinear nodes
+    # into float32 weights once, as the float16 casts are folded, instead of keeping them for
+    # quantized kernels that would dequantize every step
+    options.add_session_config_entry("session.disable_quant_qdq", "1")
     return options
 
 

@@ -1,6 +1,8 @@
-"""Store an exported bundle's weights as float16: half the bytes, the same float32 arithmetic.
+"""Store an exported bundle's weights as float16 or int8: a half or a quarter of the bytes, the
+same float32 arithmetic.
 
-    python -m training.float16 runtime/models/mel_16bar
+    python -m training.float16 runtime/models/mel_16bar            # float16
+    python -m training.float16 runtime/models/trio_16bar --int8    # int8, a scale per row
 
 Every float32 weight (initializer) of at least ``MIN_ELEMENTS`` values is stored as float16 and
 turned back into float32 by a ``Cast`` node at the start of its graph; onnxruntime folds those
@@ -11,11 +13,21 @@ score the converted bundle (``python -m training.evaluate BUNDLE --data ... --re
 checkpoint. ``model.json`` records ``"weights": "float16"`` under ``export`` and the new
 checksums.
 
+``--int8`` (weight-only quantization) stores each such weight matrix as int8 with one float32
+scale per row (the row's largest magnitude / 127; a row is a slice along the second-to-last
+axis: an output unit of a dense layer, one gate row of an LSTM), turned back into float32 by a
+``DequantizeLinear`` node; biases and vectors stay float32. The error is up to half a step of
+the row's scale (1/254 of its largest weight), so score the bundle again as for float16. The
+engine opens sessions with onnxruntime's QDQ handling off (``session.disable_quant_qdq``), so
+those nodes are folded into float32 weights once, like the casts, and decoding is as fast as
+float32. It starts from a float32 export (a float16 bundle is refused: export it again).
+
 Each graph is rewritten through a temporary file and renamed into place; a bundle that is
-already float16 is left as it is.
+already converted is left as it is.
 
     >>> from training.float16 import store_float16
     >>> saved = store_float16("runtime/models/mel_16bar")       # bytes saved
+    >>> saved = store_float16("runtime/models/trio_16bar", int8=True)
 """
 
 from __future__ import annotations
@@ -54,27 +66,62 @@ def _halve(model) -> int:
     return converted
 
 
-def store_float16(bundle) -> int:
-    """Convert every graph of ``bundle`` (a folder with model.json); returns the bytes saved."""
+def _quarter(model) -> int:
+    """Weight matrices of one ONNX model as int8 + a float32 scale per row, in place in memory;
+    returns how many tensors were converted."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph, nodes, converted = model.graph, [], 0
+    for init in list(graph.initializer):
+        if (init.data_type != TensorProto.FLOAT or len(init.dims) < 2
+                or int(np.prod(init.dims)) < MIN_ELEMENTS):
+            continue
+        weight = numpy_helper.to_array(init).astype(np.float32)
+        axis = weight.ndim - 2
+        shape = [1] * weight.ndim
+        shape[axis] = -1
+        scale = np.abs(weight).max(axis=tuple(i for i in range(weight.ndim) if i != axis)) / 127
+        scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
+        values = np.clip(np.round(weight / scale.reshape(shape)), -127, 127).astype(np.int8)
+        stored = [numpy_helper.from_array(values, f"{init.name}__int8"),
+                  numpy_helper.from_array(scale, f"{init.name}__scale"),
+                  numpy_helper.from_array(np.zeros(len(scale), np.int8), f"{init.name}__zero")]
+        graph.initializer.remove(init)
+        graph.initializer.extend(stored)
+        nodes.append(helper.make_node("DequantizeLinear", [t.name for t in stored], [init.name],
+                                      axis=axis, name=f"{init.name}__to_float32"))
+        converted += 1
+    for i, node in enumerate(nodes):
+        graph.node.insert(i, node)
+    return converted
+
+
+def store_float16(bundle, int8: bool = False) -> int:
+    """Convert every graph of ``bundle`` (a folder with model.json) to float16 weights (``int8``:
+    int8 weight matrices); returns the bytes saved."""
     import onnx
 
     folder = Path(bundle)
     meta_path = folder / "model.json"
     meta = json.loads(meta_path.read_text())
-    if meta.get("export", {}).get("weights") == "float16":
+    kind = "int8" if int8 else "float16"
+    stored = meta.get("export", {}).get("weights")
+    if stored == kind:
         return 0
+    if stored not in (None, "float32"):
+        raise ValueError(f"its weights are {stored} already; export it again for {kind}")
     saved = 0
     for spec in meta["graphs"].values():
         path = folder / spec["file"]
         before = path.stat().st_size
         model = onnx.load(str(path))
-        if _halve(model):
+        if (_quarter if int8 else _halve)(model):
             with atomic_path(path) as tmp:
                 onnx.save(model, str(tmp))
             if spec.get("sha256"):
                 spec["sha256"] = sha256(path)
         saved += before - path.stat().st_size
-    meta.setdefault("export", {})["weights"] = "float16"
+    meta.setdefault("export", {})["weights"] = kind
     atomic_write(meta_path, (json.dumps(meta, indent=2) + "\n").encode())
     return saved
 
@@ -83,6 +130,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.float16",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("bundle", help="an exported bundle folder (model.json + ONNX graphs)")
+    parser.add_argument("--int8", action="store_true",
+                        help="int8 weight matrices with a float32 scale per row (a quarter of "
+                             "the bytes) instead of float16")
     args = parser.parse_args(argv)
     folder = Path(args.bundle)
     if not (folder / "model.json").is_file():
@@ -90,12 +140,13 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 2
     try:
-        saved = store_float16(folder)
+        saved = store_float16(folder, int8=args.int8)
     except (OSError, ValueError, KeyError) as err:
         print(f"error: {folder.name}: {err}", file=sys.stderr)
         return 1
     size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
-    print(f"{folder.name}: weights stored as float16 ({saved / 1e6:.1f} MB saved, "
+    print(f"{folder.name}: weights stored as {'int8' if args.int8 else 'float16'} "
+          f"({saved / 1e6:.1f} MB saved, "
           f"{size / 1e6:.1f} MB now)")
     return 0
 
