@@ -276,18 +276,23 @@ def test_latent_init_stddev_decides_whether_z_reaches_the_bar_decoders_at_init()
     assert sigma.mean().item() == pytest.approx(math.log1p(math.exp(-5)), rel=0.2)
 
 
+def _batch_norm_model():
+    """(a small lb-mel_2bar with mu batch-normalised to spread 0.7, in training mode, its config)"""
+    cfg = get_config("lb-mel_2bar").model
+    cfg.input_depth, cfg.output_depths, cfg.max_seq_len = 90, [90], 32
+    cfg.enc_rnn_size, cfg.dec_rnn_size, cfg.z_size = [16], [16], 8
+    cfg.mu_batch_norm, cfg.latent_init_stddev = 0.7, 0.0
+    torch.manual_seed(0)
+    return build_model(cfg).train(), cfg
+
+
 def test_mu_batch_norm_spreads_every_z_dimension_across_a_batch_and_keeps_its_scale(mel_2bar):
     """BN-VAE (model.mu_batch_norm): in training every mu dimension has the fixed standard
     deviation across the batch (the 16-bar encoders, without it, gave every window the same mu),
     the scale is not learnt, and in evaluation a window's mu does not depend on its batch."""
     data = WindowDataset(mel_2bar, "train")
     batch = data.batch(range(32))
-    cfg = get_config("lb-mel_2bar").model
-    cfg.input_depth, cfg.output_depths, cfg.max_seq_len = 90, [90], 32
-    cfg.enc_rnn_size, cfg.dec_rnn_size, cfg.z_size = [16], [16], 8
-    cfg.mu_batch_norm, cfg.latent_init_stddev = 0.7, 0.0
-    torch.manual_seed(0)
-    model = build_model(cfg).train()
+    model, cfg = _batch_norm_model()
     mu, _ = model.encode(batch["inputs"], batch["lengths"])
     np.testing.assert_allclose(mu.std(0, unbiased=False).detach().numpy(), 0.7, rtol=0.02)
     opt = torch.optim.Adam(model.parameters(), 1e-2)
@@ -312,12 +317,7 @@ def test_mu_spread_logs_what_the_batch_norm_hides(mel_2bar):
     window 16 times gives 0 (after the norm every z dimension still has spread 0.7, so the
     KL alone cannot tell a collapsed encoder), different windows give the pre-norm std."""
     data = WindowDataset(mel_2bar, "train")
-    cfg = get_config("lb-mel_2bar").model
-    cfg.input_depth, cfg.output_depths, cfg.max_seq_len = 90, [90], 32
-    cfg.enc_rnn_size, cfg.dec_rnn_size, cfg.z_size = [16], [16], 8
-    cfg.mu_batch_norm, cfg.latent_init_stddev = 0.7, 0.0
-    torch.manual_seed(0)
-    model = build_model(cfg).train()
+    model, _ = _batch_norm_model()
     same = data.batch([3] * 16)
     _, metrics = model.loss(same, 0)
     assert metrics["mu_spread"] == pytest.approx(0.0, abs=1e-6)
