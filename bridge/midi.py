@@ -181,6 +181,8 @@ class Ports(MidiOutput):
         for port in (self.inp, self.out):
             if port is not None:
                 try:
+                    if port is self.inp:      # no callback into Python while the port closes
+                        port.cancel_callback()  # (closing with one set can crash: mido #368)
                     port.close_port()
                     port.delete()
                 except Exception:  # closing twice, or the server went away

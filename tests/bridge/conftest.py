@@ -242,6 +242,7 @@ class Receiver:
 
     def close(self):
         if self.midi is not None:
+            self.midi.cancel_callback()      # no callback while the port closes (mido #368)
             self.midi.close_port()
             self.midi.delete()
             self.midi = None

@@ -180,6 +180,7 @@ def test_without_virtual_ports_an_existing_loopmidi_port_is_used(jack):
                 time.sleep(0.01)
             assert got == [[0x90, 60, 100]]
     finally:
+        loop.cancel_callback()
         for client in (synth, loop):
             client.close_port()
             client.delete()
