@@ -46,54 +46,56 @@ from runtime.files import atomic_path, atomic_write
 MIN_ELEMENTS = 256
 
 
-def _halve(model) -> int:
-    """Rewrite one ONNX model in place in memory; returns how many tensors were converted."""
-    from onnx import TensorProto, helper, numpy_helper
+def _rewrite(model, stored_as) -> int:
+    """Store the large float32 weights of one ONNX model in place in memory: ``stored_as(name,
+    weight)`` gives the tensors to keep and the node that turns them back into ``name``
+    (float32), or None to leave a weight as it is. The nodes go first in the graph. Returns how
+    many weights were converted."""
+    from onnx import TensorProto, numpy_helper
 
-    graph, casts, converted = model.graph, [], 0
+    graph, nodes = model.graph, []
     for init in list(graph.initializer):
         if init.data_type != TensorProto.FLOAT or int(np.prod(init.dims)) < MIN_ELEMENTS:
             continue
-        half = numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16),
-                                       f"{init.name}__float16")
-        graph.initializer.remove(init)
-        graph.initializer.append(half)
-        casts.append(helper.make_node("Cast", [half.name], [init.name], to=TensorProto.FLOAT,
-                                      name=f"{init.name}__to_float32"))
-        converted += 1
-    for i, node in enumerate(casts):
-        graph.node.insert(i, node)
-    return converted
-
-
-def _quarter(model) -> int:
-    """Weight matrices of one ONNX model as int8 + a float32 scale per row, in place in memory;
-    returns how many tensors were converted."""
-    from onnx import TensorProto, helper, numpy_helper
-
-    graph, nodes, converted = model.graph, [], 0
-    for init in list(graph.initializer):
-        if (init.data_type != TensorProto.FLOAT or len(init.dims) < 2
-                or int(np.prod(init.dims)) < MIN_ELEMENTS):
+        converted = stored_as(init.name, numpy_helper.to_array(init).astype(np.float32))
+        if converted is None:
             continue
-        weight = numpy_helper.to_array(init).astype(np.float32)
-        axis = weight.ndim - 2
-        shape = [1] * weight.ndim
-        shape[axis] = -1
-        scale = np.abs(weight).max(axis=tuple(i for i in range(weight.ndim) if i != axis)) / 127
-        scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
-        values = np.clip(np.round(weight / scale.reshape(shape)), -127, 127).astype(np.int8)
-        stored = [numpy_helper.from_array(values, f"{init.name}__int8"),
-                  numpy_helper.from_array(scale, f"{init.name}__scale"),
-                  numpy_helper.from_array(np.zeros(len(scale), np.int8), f"{init.name}__zero")]
+        tensors, node = converted
         graph.initializer.remove(init)
-        graph.initializer.extend(stored)
-        nodes.append(helper.make_node("DequantizeLinear", [t.name for t in stored], [init.name],
-                                      axis=axis, name=f"{init.name}__to_float32"))
-        converted += 1
+        graph.initializer.extend(tensors)
+        nodes.append(node)
     for i, node in enumerate(nodes):
         graph.node.insert(i, node)
-    return converted
+    return len(nodes)
+
+
+def _as_float16(name: str, weight: np.ndarray):
+    """A weight as float16 and a ``Cast`` back to float32."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    half = numpy_helper.from_array(weight.astype(np.float16), f"{name}__float16")
+    return [half], helper.make_node("Cast", [half.name], [name], to=TensorProto.FLOAT,
+                                    name=f"{name}__to_float32")
+
+
+def _as_int8(name: str, weight: np.ndarray):
+    """A weight matrix as int8 with a float32 scale per row (a slice along the second-to-last
+    axis) and a ``DequantizeLinear`` back to float32; vectors stay as they are (None)."""
+    from onnx import helper, numpy_helper
+
+    if weight.ndim < 2:
+        return None
+    axis = weight.ndim - 2
+    shape = [1] * weight.ndim
+    shape[axis] = -1
+    scale = np.abs(weight).max(axis=tuple(i for i in range(weight.ndim) if i != axis)) / 127
+    scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
+    values = np.clip(np.round(weight / scale.reshape(shape)), -127, 127).astype(np.int8)
+    tensors = [numpy_helper.from_array(values, f"{name}__int8"),
+               numpy_helper.from_array(scale, f"{name}__scale"),
+               numpy_helper.from_array(np.zeros(len(scale), np.int8), f"{name}__zero")]
+    return tensors, helper.make_node("DequantizeLinear", [t.name for t in tensors], [name],
+                                     axis=axis, name=f"{name}__to_float32")
 
 
 def store_float16(bundle, int8: bool = False) -> int:
@@ -115,7 +117,7 @@ def store_float16(bundle, int8: bool = False) -> int:
         path = folder / spec["file"]
         before = path.stat().st_size
         model = onnx.load(str(path))
-        if (_quarter if int8 else _halve)(model):
+        if _rewrite(model, _as_int8 if int8 else _as_float16):
             with atomic_path(path) as tmp:
                 onnx.save(model, str(tmp))
             if spec.get("sha256"):
