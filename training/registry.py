@@ -69,6 +69,10 @@ class TrainConfig:
     #: torch threads per process (0 = torch's default)
     threads: int = 0
     device: str = "auto"
+    #: start a new run from this checkpoint's weights (fine-tuning: on your own data, or with
+    #: other loss settings); the optimizer, step count and schedules start afresh. The model's
+    #: shapes and the codec must match; "" = from the seed
+    init_from: str = ""
 
 
 @dataclass

@@ -366,7 +366,32 @@ def _model(cfg: Config, data_dir: Path, ckpt_path: Path, device: torch.device):
         optimizer.load_state_dict(ckpt["optimizer"])
         state = _State(int(ckpt["step"]), int(ckpt.get("nan_steps", 0)),
                        float(ckpt.get("best_valid_recon", math.inf)))
+    elif cfg.train.init_from:
+        _init_weights(model, cfg, Path(cfg.train.init_from), device)
     return model, optimizer, state
+
+
+def _init_weights(model: Model, cfg: Config, path: Path, device: torch.device) -> None:
+    """Load another run's weights into a fresh run (``--init-from``): same shapes, same codec."""
+    if path.is_dir():
+        path = path / CHECKPOINT
+    ckpt = read_checkpoint(path, device)
+    saved = Config.from_dict(ckpt["config"])
+    if saved.codec != cfg.codec:
+        raise TrainingError(f"--init-from {path.name}: its codec differs from the dataset's "
+                            "(prepare the data with the same codec as the model)")
+    if saved.model.kind != cfg.model.kind:
+        raise TrainingError(f"--init-from {path.name}: a {saved.model.kind} model, not "
+                            f"{cfg.model.kind}")
+    mine, theirs = model.state_dict(), ckpt["model"]
+    for key in sorted(mine.keys() | theirs.keys()):
+        here, there = mine.get(key), theirs.get(key)
+        if here is None or there is None or here.shape != there.shape:
+            def shape(t):
+                return "missing" if t is None else "x".join(map(str, t.shape)) or "scalar"
+            raise TrainingError(f"--init-from {path.name}: its weights do not fit this config "
+                                f"({key}: {shape(there)} there, {shape(here)} here)")
+    model.load_state_dict(theirs)
 
 
 def _start_run_folder(cfg: Config, out_dir: Path, start: int, ckpt_path: Path) -> None:
@@ -606,6 +631,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set model.z_size=64 or --set "
                              "train.sample_every=0 (repeatable; default: none)")
+    parser.add_argument("--init-from", metavar="CHECKPOINT",
+                        help="start from this checkpoint's (or run folder's) weights with a fresh "
+                             "optimizer and schedules: fine-tune a model on your own data or with "
+                             "other loss settings (same sizes and codec; default: from the seed)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -623,6 +652,8 @@ def main(argv=None) -> int:
             cfg.train.threads = args.threads
         if args.device is not None:
             cfg.train.device = args.device
+        if args.init_from is not None:
+            cfg.train.init_from = args.init_from
         data = args.data or cfg.data.path
         if not data:
             raise ConfigError("no dataset: pass --data DIR")

@@ -144,6 +144,50 @@ def test_resume_continues_exactly(datasets, tmp_path):
         train(other, data, tmp_path / "b", progress=False)
 
 
+def test_init_from_fine_tunes_from_another_runs_weights(datasets, tmp_path, capsys):
+    """--init-from: a fresh run (step 1, new schedules, other loss settings) on another run's
+    weights; shapes and codec must match, refused in one line otherwise."""
+    data = datasets["mel_2bar"]
+    base = tiny("cat-mel_2bar_small", steps=120)
+    train(base, data, tmp_path / "base", progress=False)
+    seeded = tiny("cat-mel_2bar_small", steps=2)
+    seeded.model.free_bits = 16                     # a loss setting may differ: not a shape
+    train(seeded, data, tmp_path / "seed", progress=False)
+    tuned = tiny("cat-mel_2bar_small", steps=2, init_from=str(tmp_path / "base"))
+    tuned.model.free_bits = 16
+    train(tuned, data, tmp_path / "tuned", progress=False)
+    first = {run: read_lines(tmp_path / run)[0] for run in ("base", "seed", "tuned")}
+    last_base = [m for m in read_lines(tmp_path / "base") if "split" not in m][-1]
+    assert first["tuned"]["step"] == 1 and read_checkpoint(tmp_path / "tuned")["step"] == 2
+    assert first["tuned"]["recon"] < 0.8 * first["seed"]["recon"], (first, last_base)
+    assert first["tuned"]["accuracy"] > first["seed"]["accuracy"] + 0.1
+    saved = json.loads((tmp_path / "tuned" / "config.json").read_text())
+    assert saved["train"]["init_from"] == str(tmp_path / "base")
+    # rerunning continues from the run's own checkpoint, not from the weights it started with
+    again = tiny("cat-mel_2bar_small", steps=4, init_from=str(tmp_path / "seed"))
+    again.model.free_bits = 16
+    train(again, data, tmp_path / "tuned", progress=False)
+    assert read_checkpoint(tmp_path / "tuned")["step"] == 4
+
+    capsys.readouterr()
+    mel, drums = str(data), str(datasets["drums_2bar"])
+    small = ["--batch-size", "8", "--steps", "2", "--quiet",
+             "--set", "model.enc_rnn_size=[16]", "--set", "model.dec_rnn_size=[16,16]",
+             "--set", "model.z_size=8"]
+    for argv, message in (
+            (["cat-mel_2bar_small", "--data", mel, "--set", "model.z_size=4"], "do not fit"),
+            (["cat-drums_2bar_small", "--data", drums], "codec differs"),
+            (["cat-mel_2bar_small", "--data", mel, "--init-from", str(tmp_path / "nope.pt")],
+             "no such checkpoint")):
+        if "--init-from" not in argv:
+            argv = argv + ["--init-from", str(tmp_path / "base" / "checkpoint.pt")]
+        out = tmp_path / f"x{len(message)}"
+        code = main(argv[:1] + ["--out", str(out)] + small + argv[1:])
+        err = capsys.readouterr().err
+        assert code == 1 and err.startswith("error: ") and "--init-from" in argv, err
+        assert message in err and err.count("\n") == 1 and "Traceback" not in err, err
+
+
 def test_nan_guard_skips_counts_and_aborts(datasets, tmp_path, capsys):
     cfg = tiny("cat-mel_2bar_small", steps=50, max_bad_steps=3)
     cfg.model.max_beta = float("nan")    # every loss is NaN
