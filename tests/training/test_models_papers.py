@@ -116,6 +116,46 @@ def test_modular_word_dropout_replaces_previous_notes_with_start(datasets):
     assert torch.equal(seen[1], truth)
 
 
+def test_modular_scheduled_sampling_reads_its_own_notes(datasets):
+    """Scheduled sampling (training only): with probability p each previous note the decoder
+    reads is the model's own draw from a teacher-forced pass; p = 0 (and eval) reads the truth."""
+    tokens = _real_tokens(datasets["notes"], 8)["tokens"]
+    sizes = WindowDataset(datasets["notes"], "train").codec.field_sizes
+    torch.manual_seed(0)
+    model = ModularVAE(ModularVAEConfig(output_depths=list(sizes), hidden_size=12, embed_size=6,
+                                        z_size=5, sampling_schedule="constant", sampling_rate=1.0))
+    with torch.no_grad():     # sharp output layers: a draw is the argmax
+        for layer in (model.out_dt, model.out_t, model.out_p):
+            layer.weight.mul_(1e4)
+            layer.bias.mul_(1e4)
+    model.train()
+    z = torch.randn(8, 5)
+    truth = torch.cat([model.start_note(8)[:, None], tokens[:, :-1]], 1)
+    own = torch.stack([l.argmax(-1) for l in model.teacher_forced(tokens, z)], -1)
+    assert not torch.equal(own, tokens)
+    assert torch.equal(model.scheduled_past(tokens, z, 0.0), truth)
+    everything = model.scheduled_past(tokens, z, 1.0)
+    assert torch.equal(everything[:, 0], truth[:, 0])                     # "start" first
+    assert torch.equal(everything[:, 1:], own[:, :-1])
+    half = model.scheduled_past(tokens, z, 0.5)
+    mine = (half == torch.cat([truth[:, :1], own[:, :-1]], 1)).all(-1)
+    theirs = (half == truth).all(-1)
+    assert (mine | theirs).all()
+    assert 0.3 < (mine & ~theirs)[:, 1:].float().mean() < 0.7
+
+    seen = []
+    context = model._context
+    model._context = lambda prev, z, state: seen.append(prev) or context(prev, z, state)
+    _, metrics = model.loss({"tokens": tokens})
+    assert metrics["sampling_prob"] == 1.0
+    own_mu = seen[-1]                 # the second pass reads the first pass's draws
+    assert (own_mu[:, 1:] != truth[:, 1:]).any()
+    model.eval()
+    seen.clear()
+    _, metrics = model.loss({"tokens": tokens})
+    assert metrics["sampling_prob"] == 0.0 and len(seen) == 1 and torch.equal(seen[0], truth)
+
+
 def test_note_unrolling_conditions_t_and_p_on_chosen_fields(datasets):
     sizes = WindowDataset(datasets["notes"], "train").codec.field_sizes
     torch.manual_seed(0)

@@ -174,10 +174,13 @@ class ModularVAE(Model):
         e_dt = self.emb_dt(dt)
         return torch.cat([ctx, e_dt], -1), torch.cat([ctx, e_dt, self.emb_t(t)], -1)
 
-    def teacher_forced(self, tokens: torch.Tensor, z: torch.Tensor):
-        """Logits (dt, t, p), each [B, N, V], for notes tokens[B, N, 3] given the true past."""
+    def teacher_forced(self, tokens: torch.Tensor, z: torch.Tensor, past: torch.Tensor | None = None):
+        """Logits (dt, t, p), each [B, N, V], for notes tokens[B, N, 3] given the true past
+        (or ``past`` [B, N, 3]: the notes read before each one, e.g. partly the model's own)."""
         B = tokens.shape[0]
         prev = torch.cat([self.start_note(B, tokens.device)[:, None], tokens[:, :-1]], 1)
+        if past is not None:
+            prev = past
         if self.training and self.config.word_dropout > 0:   # a dropped note reads as "start"
             drop = torch.rand(prev.shape[:2], device=prev.device) < self.config.word_dropout
             prev = torch.where(drop.unsqueeze(-1), self.start_note(B, tokens.device)[:, None], prev)
@@ -189,6 +192,26 @@ class ModularVAE(Model):
         g_t, _ = self.gen_t(in_t, state[5])
         g_p, _ = self.gen_p(in_p, state[6])
         return self.out_dt(g_dt + ctx), self.out_t(g_t + ctx), self.out_p(g_p + ctx)
+
+    @torch.no_grad()
+    def scheduled_past(self, tokens: torch.Tensor, z: torch.Tensor, probability: float,
+                       generator: torch.Generator | None = None) -> torch.Tensor:
+        """Scheduled sampling in two passes (parallel scheduled sampling, Duckworth et al. 2019):
+        a teacher-forced pass draws each note's fields from the model, then every previous note
+        the decoder reads is, with ``probability``, the model's draw instead of the true note.
+        Returns ``past`` [B, N, 3] for ``teacher_forced``; the first note still reads "start"."""
+        B, N = tokens.shape[:2]
+        start = self.start_note(B, tokens.device)[:, None]
+        truth = torch.cat([start, tokens[:, :-1]], 1)
+        if probability <= 0:
+            return truth
+        drawn = [torch.multinomial(torch.softmax(l.float(), -1).reshape(B * N, -1), 1,
+                                   generator=generator).reshape(B, N)
+                 for l in self.teacher_forced(tokens, z)]
+        own = torch.cat([start, torch.stack(drawn, -1)[:, :-1]], 1)
+        pick = torch.rand((B, N, 1), device=tokens.device, generator=generator) < probability
+        pick[:, 0] = False
+        return torch.where(pick, own, truth)
 
     def decoder_step_dt(self, prev: torch.Tensor, z: torch.Tensor, state):
         """One note, sub-step 1: read the previous note, emit dT logits."""
@@ -254,7 +277,9 @@ class ModularVAE(Model):
             z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
         else:
             z = mu
-        l_dt, l_t, l_p = self.teacher_forced(tokens, z)
+        probability = self.sampling_probability(step)
+        past = self.scheduled_past(tokens, z, probability) if probability > 0 else None
+        l_dt, l_t, l_p = self.teacher_forced(tokens, z, past)
         B = tokens.shape[0]
         ce = lambda logits, target: F.cross_entropy(  # noqa: E731
             logits.reshape(-1, logits.shape[-1]), target.reshape(-1), reduction="sum") / B
@@ -272,6 +297,7 @@ class ModularVAE(Model):
             right = pred == tokens
         return loss, {"loss": loss.item(), "recon": rec.item(), "kl": kl_value, "beta": float(beta),
                       "rec_dt": rec_dt.item(), "rec_t": rec_t.item(), "rec_p": rec_p.item(),
+                      "sampling_prob": probability,
                       "accuracy": right.all(-1).float().mean().item(),
                       "acc_p": right[..., 2].float().mean().item()}
 
