@@ -804,6 +804,12 @@ def read_training_run(checkpoint, data=None) -> tuple[nn.Module, Codec, dict, Pa
                 "nan_steps": int(raw.get("nan_steps", 0) or 0),
                 "last_valid": {k: round(v, 4) if isinstance(v, float) else v
                                for k, v in valid.items() if k != "time"}}
+    if config.train.init_from:   # a fine-tuned run: where its weights started, and after how much
+        training["init_from"] = config.train.init_from
+        try:
+            training["init_steps"] = int(read_checkpoint(config.train.init_from).get("step", 0))
+        except TrainingError:
+            pass   # the starting checkpoint is gone: its name stays recorded
     if data:
         training["data_source"] = "--data"
         return model, codec, training, Path(data)

@@ -163,6 +163,10 @@ def test_init_from_fine_tunes_from_another_runs_weights(datasets, tmp_path, caps
     assert first["tuned"]["accuracy"] > first["seed"]["accuracy"] + 0.1
     saved = json.loads((tmp_path / "tuned" / "config.json").read_text())
     assert saved["train"]["init_from"] == str(tmp_path / "base")
+    from training.export import read_training_run   # a bundle says where its weights started
+    _, _, recorded, _ = read_training_run(tmp_path / "tuned", data)
+    assert (recorded["init_from"], recorded["init_steps"], recorded["steps"]) == (
+        str(tmp_path / "base"), 120, 2)
     # rerunning continues from the run's own checkpoint, not from the weights it started with
     again = tiny("cat-mel_2bar_small", steps=4, init_from=str(tmp_path / "seed"))
     again.model.free_bits = 16
