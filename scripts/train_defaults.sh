@@ -48,6 +48,12 @@ TRIO16="$HIER16 --set data.transpose=[-5,5]"
 # bits (the old beta-1 recipe without them collapsed to 4.8 nats), beta annealed to 0.5 over 3000
 # steps, learning rate 2e-3 decayed by 0.9998, pitches transposed by -5..5 semitones at load time
 NOTES="--set model.hidden_size=160 --set model.embed_size=48 --set model.z_size=96 --set model.free_bits=128 --set model.max_beta=0.5 --set model.kl_anneal_steps=3000 --set train.batch_size=32 --set train.learning_rate=0.002 --set train.decay_rate=0.9998 --set train.checkpoint_every=250 --set train.eval_every=250 --set train.eval_batches=8 --set data.transpose=[-5,5]"
+# mel_2bar stage 2 (6 Dec): --init-from the 18000-step run, 16 free bits, beta up to 0.5, scheduled
+# sampling restarted (inverse sigmoid 400: ~1.0 by step 4000), lr 1e-3; 0.57 -> 0.74 steady paths
+MEL2_FT="--set model.z_size=128 --set model.enc_rnn_size=[256] --set model.dec_rnn_size=[256,256] --set model.kl_schedule=magenta --set model.beta_rate=0.999 --set train.batch_size=64 --set train.decay_rate=0.9998 --set train.learning_rate=0.001 --set model.sampling_schedule=inverse_sigmoid --set model.sampling_rate=400 --set train.checkpoint_every=500 --set train.eval_every=500 --set train.sample_every=0 --set model.free_bits=16 --set model.max_beta=0.5"
+# notes_poly stages 2-3 (6 Dec): 512 free bits (the KL sat at the 128), lr 1.5e-3; then scheduled sampling
+NOTES_FT="--set model.hidden_size=160 --set model.embed_size=48 --set model.z_size=96 --set model.max_beta=0.5 --set model.kl_anneal_steps=3000 --set train.batch_size=32 --set train.learning_rate=0.0015 --set train.decay_rate=0.9998 --set train.checkpoint_every=250 --set train.eval_every=250 --set train.eval_batches=8 --set data.transpose=[-5,5] --set model.free_bits=512"
+NOTES_SS="--set model.sampling_schedule=inverse_sigmoid --set model.sampling_rate=200"
 # groove_2bar and drumify_2bar (GrooVAE, trained 5 Dec: stopped at 15000 / 8500 steps, best.pt at 9500 / 5500): 1x256 bidirectional encoder, 2x256
 # decoder, z 128 (~7 MB), 48 free bits, beta 0.2 reached over ~3k steps, decoder/encoder input
 # dropout 0.3 (Magenta's groovae: 0.7), velocity and offset errors on the played hits only,
@@ -63,8 +69,10 @@ train_one() {
   dataset "$1"
   case $1 in
     mel_2bar)
-      $TRAIN lb-mel_2bar --data data/mel_2bar --out runs/mel_2bar --steps 20000 $COMMON $MEL2
-      $EXPORT runs/mel_2bar/checkpoint.pt runtime/models/mel_2bar --data data/mel_2bar
+      $TRAIN lb-mel_2bar --data data/mel_2bar --out runs/mel_2bar --steps 18000 $COMMON $MEL2
+      # stage 2 (6 Dec): fine-tuned for steadier interpolation (docs/training.md)
+      $TRAIN lb-mel_2bar --data data/mel_2bar --out runs/mel2_ft16 --steps 11000 $COMMON $MEL2_FT --init-from runs/mel_2bar/checkpoint.pt
+      $EXPORT runs/mel2_ft16/checkpoint.pt runtime/models/mel_2bar --data data/mel_2bar
       bench mel_2bar data/mel_2bar test ;;
     drums_2bar)
       $TRAIN lb-drums_2bar --data data/drums_2bar --out runs/drums_2bar --steps 10000 $COMMON $DRUMS2
@@ -83,8 +91,11 @@ train_one() {
       $PY -m training.float16 runtime/models/trio_16bar --int8   # 24.1 -> 6.2 MB (float16: 12.1)
       bench trio_16bar data/trio_16bar test ;;
     notes_poly)
-      $TRAIN lb-notes_modular --data data/nottingham_notes --out runs/notes_poly --steps 2000 $COMMON $NOTES
-      $EXPORT runs/notes_poly/best.pt runtime/models/notes_poly --data data/nottingham_notes --bars 8 --eval-windows 64
+      $TRAIN lb-notes_modular --data data/nottingham_notes --out runs/notes_poly --steps 2250 $COMMON $NOTES
+      # stages 2 and 3 (6 Dec): 512 free bits, then scheduled sampling on top (docs/training.md)
+      $TRAIN lb-notes_modular --data data/nottingham_notes --out runs/notes_ft512 --steps 750 $COMMON $NOTES_FT --init-from runs/notes_poly/checkpoint.pt
+      $TRAIN lb-notes_modular --data data/nottingham_notes --out runs/notes_ft512ss --steps 3943 $COMMON $NOTES_FT $NOTES_SS --init-from runs/notes_ft512/checkpoint.pt
+      $EXPORT runs/notes_ft512ss/checkpoint.pt runtime/models/notes_poly --data data/nottingham_notes --bars 8 --eval-windows 64
       bench notes_poly data/nottingham_notes test ;;
     groove_2bar)    # Groove (humanize): hits in, velocities and microtiming out
       $TRAIN lb-groovae_2bar_humanize --data data/groove_2bar --out runs/groove_2bar --steps 15000 $COMMON $GROOVE2
