@@ -373,8 +373,6 @@ def _model(cfg: Config, data_dir: Path, ckpt_path: Path, device: torch.device):
 
 def _init_weights(model: Model, cfg: Config, path: Path, device: torch.device) -> None:
     """Load another run's weights into a fresh run (``--init-from``): same shapes, same codec."""
-    if path.is_dir():
-        path = path / CHECKPOINT
     ckpt = read_checkpoint(path, device)
     saved = Config.from_dict(ckpt["config"])
     if saved.codec != cfg.codec:
@@ -383,12 +381,13 @@ def _init_weights(model: Model, cfg: Config, path: Path, device: torch.device) -
     if saved.model.kind != cfg.model.kind:
         raise TrainingError(f"--init-from {path.name}: a {saved.model.kind} model, not "
                             f"{cfg.model.kind}")
+    def shape(t):
+        return "missing" if t is None else "x".join(map(str, t.shape)) or "scalar"
+
     mine, theirs = model.state_dict(), ckpt["model"]
     for key in sorted(mine.keys() | theirs.keys()):
         here, there = mine.get(key), theirs.get(key)
         if here is None or there is None or here.shape != there.shape:
-            def shape(t):
-                return "missing" if t is None else "x".join(map(str, t.shape)) or "scalar"
             raise TrainingError(f"--init-from {path.name}: its weights do not fit this config "
                                 f"({key}: {shape(there)} there, {shape(here)} here)")
     model.load_state_dict(theirs)

@@ -174,13 +174,16 @@ class ModularVAE(Model):
         e_dt = self.emb_dt(dt)
         return torch.cat([ctx, e_dt], -1), torch.cat([ctx, e_dt, self.emb_t(t)], -1)
 
+    def _true_past(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The note read before each of tokens[B, N, 3]: "start", then the notes shifted by one."""
+        return torch.cat([self.start_note(tokens.shape[0], tokens.device)[:, None],
+                          tokens[:, :-1]], 1)
+
     def teacher_forced(self, tokens: torch.Tensor, z: torch.Tensor, past: torch.Tensor | None = None):
         """Logits (dt, t, p), each [B, N, V], for notes tokens[B, N, 3] given the true past
         (or ``past`` [B, N, 3]: the notes read before each one, e.g. partly the model's own)."""
         B = tokens.shape[0]
-        prev = torch.cat([self.start_note(B, tokens.device)[:, None], tokens[:, :-1]], 1)
-        if past is not None:
-            prev = past
+        prev = self._true_past(tokens) if past is None else past
         if self.training and self.config.word_dropout > 0:   # a dropped note reads as "start"
             drop = torch.rand(prev.shape[:2], device=prev.device) < self.config.word_dropout
             prev = torch.where(drop.unsqueeze(-1), self.start_note(B, tokens.device)[:, None], prev)
@@ -201,14 +204,13 @@ class ModularVAE(Model):
         the decoder reads is, with ``probability``, the model's draw instead of the true note.
         Returns ``past`` [B, N, 3] for ``teacher_forced``; the first note still reads "start"."""
         B, N = tokens.shape[:2]
-        start = self.start_note(B, tokens.device)[:, None]
-        truth = torch.cat([start, tokens[:, :-1]], 1)
+        truth = self._true_past(tokens)
         if probability <= 0:
             return truth
         drawn = [torch.multinomial(torch.softmax(l.float(), -1).reshape(B * N, -1), 1,
                                    generator=generator).reshape(B, N)
-                 for l in self.teacher_forced(tokens, z)]
-        own = torch.cat([start, torch.stack(drawn, -1)[:, :-1]], 1)
+                 for l in self.teacher_forced(tokens, z, truth)]
+        own = self._true_past(torch.stack(drawn, -1))
         pick = torch.rand((B, N, 1), device=tokens.device, generator=generator) < probability
         pick[:, 0] = False
         return torch.where(pick, own, truth)
