@@ -94,7 +94,7 @@ train_one() {
       $TRAIN lb-notes_modular --data data/nottingham_notes --out runs/notes_poly --steps 2250 $COMMON $NOTES
       # stages 2 and 3 (6 Dec): 512 free bits, then scheduled sampling on top (docs/training.md)
       $TRAIN lb-notes_modular --data data/nottingham_notes --out runs/notes_ft512 --steps 750 $COMMON $NOTES_FT --init-from runs/notes_poly/checkpoint.pt
-      $TRAIN lb-notes_modular --data data/nottingham_notes --out runs/notes_ft512ss --steps 3943 $COMMON $NOTES_FT $NOTES_SS --init-from runs/notes_ft512/checkpoint.pt
+      $TRAIN lb-notes_modular --data data/nottingham_notes --out runs/notes_ft512ss --steps 6750 $COMMON $NOTES_FT $NOTES_SS --init-from runs/notes_ft512/checkpoint.pt
       $EXPORT runs/notes_ft512ss/checkpoint.pt runtime/models/notes_poly --data data/nottingham_notes --bars 8 --eval-windows 64
       bench notes_poly data/nottingham_notes test ;;
     groove_2bar)    # Groove (humanize): hits in, velocities and microtiming out

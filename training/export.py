@@ -806,10 +806,13 @@ def read_training_run(checkpoint, data=None) -> tuple[nn.Module, Codec, dict, Pa
                                for k, v in valid.items() if k != "time"}}
     if config.train.init_from:   # a fine-tuned run: where its weights started, and after how much
         training["init_from"] = config.train.init_from
-        try:
-            training["init_steps"] = int(read_checkpoint(config.train.init_from).get("step", 0))
-        except TrainingError:
-            pass   # the starting checkpoint is gone: its name stays recorded
+        if raw.get("init_steps") is not None:   # recorded when the fine-tune began
+            training["init_steps"] = int(raw["init_steps"])
+        else:   # a checkpoint from before that record: the starting file as it is now
+            try:
+                training["init_steps"] = int(read_checkpoint(config.train.init_from).get("step", 0))
+            except TrainingError:
+                pass   # the starting checkpoint is gone: its name stays recorded
     if data:
         training["data_source"] = "--data"
         return model, codec, training, Path(data)

@@ -276,7 +276,7 @@ def _train(cfg: Config, data_dir: Path, out_dir: Path, rank: int, world: int, lo
     def save(path: Path) -> None:
         save_checkpoint(path, model, optimizer, state.done, cfg, cfg.codec,
                         nan_steps=state.nan_steps, best_valid_recon=state.best,
-                        data_dir=cfg.data.path)
+                        init_steps=state.init_steps, data_dir=cfg.data.path)
 
     try:
         with _StopOnSignal() as stop:
@@ -318,11 +318,13 @@ def _train(cfg: Config, data_dir: Path, out_dir: Path, rank: int, world: int, lo
 @dataclass
 class _State:
     """Where a run stands (a checkpoint carries it over): steps done, non-finite steps so far
-    (and in a row, not saved), the lowest validation reconstruction loss."""
+    (and in a row, not saved), the lowest validation reconstruction loss, and for a fine-tune
+    the steps of the checkpoint its weights came from."""
 
     done: int = 0
     nan_steps: int = 0
     best: float = math.inf
+    init_steps: int | None = None
     bad_in_a_row: int = 0
 
     def due(self, every: int, total: int) -> bool:
@@ -365,14 +367,19 @@ def _model(cfg: Config, data_dir: Path, ckpt_path: Path, device: torch.device):
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         state = _State(int(ckpt["step"]), int(ckpt.get("nan_steps", 0)),
-                       float(ckpt.get("best_valid_recon", math.inf)))
+                       float(ckpt.get("best_valid_recon", math.inf)), ckpt.get("init_steps"))
+        if cfg.train.init_from != saved.train.init_from and cfg.train.init_from:
+            _say(f"resuming: --init-from {Path(cfg.train.init_from).name} is not used (the run "
+                 f"started from {Path(saved.train.init_from).name or 'the seed'})")
+        cfg.train.init_from = saved.train.init_from   # the record keeps where the weights began
     elif cfg.train.init_from:
-        _init_weights(model, cfg, Path(cfg.train.init_from), device)
+        state.init_steps = _init_weights(model, cfg, Path(cfg.train.init_from), device)
     return model, optimizer, state
 
 
-def _init_weights(model: Model, cfg: Config, path: Path, device: torch.device) -> None:
-    """Load another run's weights into a fresh run (``--init-from``): same shapes, same codec."""
+def _init_weights(model: Model, cfg: Config, path: Path, device: torch.device) -> int:
+    """Load another run's weights into a fresh run (``--init-from``): same shapes, same codec.
+    Returns the steps that run had done (kept in this run's checkpoints: the file may move on)."""
     ckpt = read_checkpoint(path, device)
     saved = Config.from_dict(ckpt["config"])
     if saved.codec != cfg.codec:
@@ -391,6 +398,7 @@ def _init_weights(model: Model, cfg: Config, path: Path, device: torch.device) -
             raise TrainingError(f"--init-from {path.name}: its weights do not fit this config "
                                 f"({key}: {shape(there)} there, {shape(here)} here)")
     model.load_state_dict(theirs)
+    return int(ckpt.get("step", 0))
 
 
 def _start_run_folder(cfg: Config, out_dir: Path, start: int, ckpt_path: Path) -> None:

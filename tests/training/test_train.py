@@ -167,11 +167,20 @@ def test_init_from_fine_tunes_from_another_runs_weights(datasets, tmp_path, caps
     _, _, recorded, _ = read_training_run(tmp_path / "tuned", data)
     assert (recorded["init_from"], recorded["init_steps"], recorded["steps"]) == (
         str(tmp_path / "base"), 120, 2)
-    # rerunning continues from the run's own checkpoint, not from the weights it started with
+    # rerunning continues from the run's own checkpoint, not from the weights it started with,
+    # and the record keeps where they began, at the step they had then (the file moves on)
+    train(tiny("cat-mel_2bar_small", steps=125), data, tmp_path / "base", progress=False)
     again = tiny("cat-mel_2bar_small", steps=4, init_from=str(tmp_path / "seed"))
     again.model.free_bits = 16
+    capsys.readouterr()
     train(again, data, tmp_path / "tuned", progress=False)
+    assert "--init-from seed is not used (the run started from base)" in capsys.readouterr().err
     assert read_checkpoint(tmp_path / "tuned")["step"] == 4
+    _, _, recorded, _ = read_training_run(tmp_path / "tuned", data)
+    assert (recorded["init_from"], recorded["init_steps"], recorded["steps"]) == (
+        str(tmp_path / "base"), 120, 4)
+    assert json.loads((tmp_path / "tuned" / "config.json").read_text())["train"]["init_from"] \
+        == str(tmp_path / "base")
 
     capsys.readouterr()
     mel, drums = str(data), str(datasets["drums_2bar"])
