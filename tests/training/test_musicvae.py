@@ -308,6 +308,15 @@ def test_mu_batch_norm_spreads_every_z_dimension_across_a_batch_and_keeps_its_sc
         together, _ = model.encode(batch["inputs"][:4], batch["lengths"][:4])
         alone, _ = model.encode(batch["inputs"][:1], batch["lengths"][:1])
     torch.testing.assert_close(alone[0], together[0])
+    # the scale is the config's: loading a model trained at 0.7 into one set to 1.5 (a
+    # fine-tune, --init-from) takes every weight but keeps 1.5
+    cfg.mu_batch_norm = 1.5
+    other = build_model(cfg)
+    other.load_state_dict(model.state_dict())
+    assert torch.equal(other.mu_norm.weight, torch.full((8,), 1.5))
+    torch.testing.assert_close(other.mu_norm.bias, model.mu_norm.bias)
+    torch.testing.assert_close(other.mu_norm.running_var, model.mu_norm.running_var)
+    torch.testing.assert_close(other.mu.weight, model.mu.weight)
     cfg.mu_batch_norm = 0.0
     assert build_model(cfg).mu_norm is None
 

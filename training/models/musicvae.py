@@ -256,6 +256,7 @@ class MusicVAE(Model):
             self.mu_norm = nn.BatchNorm1d(c.z_size)
             nn.init.constant_(self.mu_norm.weight, c.mu_batch_norm)
             self.mu_norm.weight.requires_grad_(False)          # a fixed scale: BN-VAE's floor
+            self.mu_norm.register_load_state_dict_post_hook(self._keep_mu_scale)
         if self.hierarchical:
             self.conductor_initial_state = dense(c.z_size, 2 * layers * hidden, stddev=stddev)
             self.conductor = nn.LSTM(1, hidden, layers, batch_first=True)
@@ -274,6 +275,12 @@ class MusicVAE(Model):
         """Tokens [..., K] (K parts, K=1 for one) -> concatenated one-hots [..., sum(depths)]."""
         return torch.cat([F.one_hot(tokens[..., k], d).float()
                           for k, d in enumerate(self.part_depths)], dim=-1)
+
+    def _keep_mu_scale(self, module: nn.Module, _incompatible) -> None:
+        """The batch norm's scale is the config's ``mu_batch_norm``, not a weight: loading other
+        weights (``--init-from`` a run with another scale) keeps this model's value."""
+        with torch.no_grad():
+            module.weight.fill_(self.config.mu_batch_norm)
 
     # -- step functions (the export contract) ---------------------------------------------------
     def encode(self, inputs: torch.Tensor, lengths: torch.Tensor):
