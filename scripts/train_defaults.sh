@@ -35,11 +35,11 @@ COMMON="--threads 1 --quiet"
 # mel_2bar (retrained 5 Dec): 1x256 encoder, 2x256 decoder, z 128, Magenta's 48 free bits, inverse
 # sigmoid scheduled sampling (rate 2000), learning rate 3e-3 decayed by 0.9998 a step
 MEL2="--set model.z_size=128 --set model.enc_rnn_size=[256] --set model.dec_rnn_size=[256,256] --set model.free_bits=48 --set model.max_beta=0.2 --set model.beta_rate=0.999 --set model.kl_schedule=magenta --set train.batch_size=64 --set train.decay_rate=0.9998 --set train.learning_rate=0.003 --set model.sampling_schedule=inverse_sigmoid --set model.sampling_rate=2000 --set train.checkpoint_every=500 --set train.eval_every=500"
-# drums_2bar (retrained 1 Dec): Magenta's 48 free bits and scheduled sampling (inverse sigmoid, rate
-# 1000, as MusicVAE), learning rate 3e-3; 10000 steps, ~30 min on one core. Tried 5 Dec and not
-# shipped: a 3x larger model (z 128, 2x256 decoder, 7.7 MB) reached the same validation hit F1
-# (0.775 at its best step 7500 vs 0.772) -- on Groove alone the data, not the width, is the limit
-DRUMS2="--set model.z_size=64 --set model.enc_rnn_size=[128] --set model.dec_rnn_size=[128] --set model.free_bits=48 --set model.max_beta=0.2 --set train.batch_size=64 --set train.decay_rate=0.9997 --set train.learning_rate=0.003 --set model.sampling_schedule=inverse_sigmoid --set model.sampling_rate=1000"
+# drums_2bar (6 Dec): z 128, 1x128 encoder, 2x256 decoder (7.7 MB; trained 5 Dec, best.pt = step 7500), Magenta's
+# 48 free bits and scheduled sampling (inverse sigmoid 1000), lr 3e-3; then stage 2: scheduled sampling at 1.0
+# (free-running) at lr 5e-4 for 2000 steps. Groove alone limits it: the 1 Dec 1x128 model reached hit F1 0.772
+DRUMS2="--set model.z_size=128 --set model.enc_rnn_size=[128] --set model.dec_rnn_size=[256,256] --set model.free_bits=48 --set model.max_beta=0.2 --set model.beta_rate=0.999 --set train.batch_size=64 --set train.decay_rate=0.9998 --set train.learning_rate=0.003 --set model.sampling_schedule=inverse_sigmoid --set model.sampling_rate=1000 --set train.checkpoint_every=500 --set train.eval_every=500 --set train.eval_batches=8"
+DRUMS2_SS="$DRUMS2 --set train.learning_rate=0.0005 --set model.sampling_rate=1 --set train.sample_every=0"
 # mel_16bar (retrained 5 Dec, evening): Magenta's hierarchical encoder (a bidirectional 256 LSTM per
 # bar, another over the 16 bar embeddings), conductor + bar decoder of 256, z 256, 256 free bits
 # (Magenta's hierdec/hier-mel_16bar value), learning rate 2e-3 decayed by 0.9999 a step, and a
@@ -88,8 +88,10 @@ train_one() {
       # scored on Nottingham's test tunes; the baselines from the training set it learnt from
       $PY -m training.evaluate runtime/models/mel_2bar --data data/mel_2bar --train-data data/mel_2bar_folk --split test --quiet --record ;;
     drums_2bar)
-      $TRAIN lb-drums_2bar --data data/drums_2bar --out runs/drums_2bar --steps 10000 $COMMON $DRUMS2
-      $EXPORT runs/drums_2bar/checkpoint.pt runtime/models/drums_2bar --data data/drums_2bar
+      # validation loss lowest at step 7500 (best.pt); stage 2 from there, step 2000 picked on validation
+      $TRAIN lb-drums_2bar --data data/drums_2bar --out runs/drums_2bar_big --steps 8500 $COMMON $DRUMS2
+      $TRAIN lb-drums_2bar --data data/drums_2bar --out runs/drums_ss --steps 2000 $COMMON $DRUMS2_SS --init-from runs/drums_2bar_big/best.pt
+      $EXPORT runs/drums_ss/checkpoint.pt runtime/models/drums_2bar --data data/drums_2bar
       bench drums_2bar data/drums_2bar valid ;;   # Groove has no test split: its validation split
     mel_16bar)
       # on Nottingham + folk tunes: validation loss lowest at step 3250 (best.pt, the starting point)
