@@ -70,9 +70,10 @@ NOTES_SS="--set model.sampling_schedule=inverse_sigmoid --set model.sampling_rat
 # teacher forcing (as Magenta's GrooVAE), learning rate 3e-3 decayed by 0.9998; one step of
 # batch 64 took 0.36 s on a core shared with two other runs (measured 5 Dec): 20000 steps ~2 h
 GROOVE2="--set model.z_size=128 --set model.enc_rnn_size=[256] --set model.dec_rnn_size=[256,256] --set model.free_bits=48 --set model.max_beta=0.2 --set model.beta_rate=0.999 --set model.dropout=0.3 --set model.mse_on_hits_only=true --set train.batch_size=64 --set train.decay_rate=0.9998 --set train.learning_rate=0.003 --set train.checkpoint_every=500 --set train.eval_every=500 --set train.eval_batches=8"
-# every shipped bundle then records its benchmark (full test split, baselines) in model.json
+# every shipped bundle then records its benchmark (full test split, baselines) in model.json;
+# a 4th argument: the training set for the baselines when the model learnt from another folder
 bench() {
-  $PY -m training.evaluate "runtime/models/$1" --data "$2" --split "$3" --quiet --record
+  $PY -m training.evaluate "runtime/models/$1" --data "$2" ${4:+--train-data "$4"} --split "$3" --quiet --record
 }
 
 train_one() {
@@ -85,8 +86,7 @@ train_one() {
       # stage 3 (6 Dec, morning): the same on Nottingham + folk tunes, step 6000 picked on validation
       $TRAIN lb-mel_2bar --data data/mel_2bar_folk --out runs/mel2_folk --steps 6000 $COMMON $MEL2_FOLK --init-from runs/mel2_ft16/checkpoint.pt
       $EXPORT runs/mel2_folk/checkpoint.pt runtime/models/mel_2bar --data data/mel_2bar_folk
-      # scored on Nottingham's test tunes; the baselines from the training set it learnt from
-      $PY -m training.evaluate runtime/models/mel_2bar --data data/mel_2bar --train-data data/mel_2bar_folk --split test --quiet --record ;;
+      bench mel_2bar data/mel_2bar test data/mel_2bar_folk ;;   # Nottingham's test tunes; baselines from its training set
     drums_2bar)
       # validation loss lowest at step 7500 (best.pt); stage 2 from there, step 2000 picked on validation
       $TRAIN lb-drums_2bar --data data/drums_2bar --out runs/drums_2bar_big --steps 8500 $COMMON $DRUMS2
@@ -100,8 +100,7 @@ train_one() {
       $TRAIN lb-mel_16bar --data data/mel_16bar_folk --out runs/mel16_ss_folk --steps 4000 $COMMON $HIER16_SS --init-from runs/mel_16bar_folk/best.pt
       $EXPORT runs/mel16_ss_folk/checkpoint.pt runtime/models/mel_16bar --data data/mel_16bar_folk --eval-windows 64
       $PY -m training.float16 runtime/models/mel_16bar     # 14.9 -> 7.5 MB
-      # scored on Nottingham's test tunes; the baselines from the training set it learnt from
-      $PY -m training.evaluate runtime/models/mel_16bar --data data/mel_16bar --train-data data/mel_16bar_folk --split test --quiet --record ;;
+      bench mel_16bar data/mel_16bar test data/mel_16bar_folk ;;   # Nottingham's test tunes; baselines from its training set
     trio_16bar)
       # validation loss lowest at step 1750 of 2000: best.pt is the shipped model
       $TRAIN lb-trio_16bar --data data/trio_16bar --out runs/trio_16bar --steps 2000 $COMMON $TRIO16
