@@ -73,6 +73,13 @@ class TrainConfig:
     #: other loss settings); the optimizer, step count and schedules start afresh. The model's
     #: shapes and the codec must match; "" = from the seed
     init_from: str = ""
+    #: modules that do not learn (``["encoder", "conductor", "decoders.0"]``: each and everything
+    #: under it; batch norms among them keep their statistics too) during the first
+    #: ``freeze_steps`` steps of the run (0: the whole run). A fine-tune or a transfer
+    #: (``init_from``) first fits its new parts to what it keeps, instead of letting their large
+    #: early gradients rewrite the rest
+    freeze: list[str] = field(default_factory=list)
+    freeze_steps: int = 0
 
 
 @dataclass
@@ -125,6 +132,16 @@ def _build(cls, values: dict[str, Any], section: str):
     return cls(**values)
 
 
+def _item(raw: str, number: bool) -> Any:
+    """One element of a list setting: JSON (a number), else the bare name (unless a number is due)."""
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        if number:
+            raise
+        return raw.strip().strip("'\"")
+
+
 def _parse(raw: str, current: Any, key: str = "") -> Any:
     """Value of ``raw`` shaped like ``current`` (int, float, bool, list of numbers, str)."""
     raw = raw.strip()
@@ -146,8 +163,9 @@ def _parse(raw: str, current: Any, key: str = "") -> Any:
         if isinstance(current, list):
             if isinstance(value, (int, float)):
                 value = [value]
-            elif isinstance(value, str):
-                value = [json.loads(v) for v in value.split(",") if v.strip()]
+            elif isinstance(value, str):   # 1,2 or [a,b]: numbers, else names
+                value = [_item(v, bool(current) and not isinstance(current[0], str))
+                         for v in value.strip("[]").split(",") if v.strip()]
             if not isinstance(value, list):
                 raise ValueError
             return value

@@ -59,7 +59,7 @@ from tqdm import tqdm
 from runtime.cli import USAGE, Parser, fail
 from runtime.files import atomic_path
 
-from . import schedules
+from . import schedules, transfer
 from .registry import CONFIGS, Config, ConfigError, get_config
 from .data import DatasetError, WindowDataset
 from .models import Model, build_model
@@ -357,6 +357,11 @@ def _model(cfg: Config, data_dir: Path, ckpt_path: Path, device: torch.device):
     except ValueError as exc:  # e.g. a 16-bar hierarchical config on 2-bar windows
         raise TrainingError(f"config {cfg.name} does not fit {data_dir}: {exc}") from None
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.learning_rate)
+    for name in cfg.train.freeze:
+        if name not in dict(model.named_modules()) or not frozen(model, [name]):
+            modules = sorted({k.split(".")[0] for k, _ in model.named_parameters()})
+            raise TrainingError(f"train.freeze: {cfg.name} has no module {name!r} (its modules: "
+                                f"{', '.join(modules)})")
     state = _State()
     if ckpt_path.exists():
         ckpt = read_checkpoint(ckpt_path, device)
@@ -378,16 +383,25 @@ def _model(cfg: Config, data_dir: Path, ckpt_path: Path, device: torch.device):
 
 
 def _init_weights(model: Model, cfg: Config, path: Path, device: torch.device) -> int:
-    """Load another run's weights into a fresh run (``--init-from``): same shapes, same codec.
+    """Load another run's weights into a fresh run (``--init-from``): same shapes, same codec,
+    or a melody model of the same sizes into a trio model (training/transfer.py).
     Returns the steps that run had done (kept in this run's checkpoints: the file may move on)."""
     ckpt = read_checkpoint(path, device)
     saved = Config.from_dict(ckpt["config"])
-    if saved.codec != cfg.codec:
-        raise TrainingError(f"--init-from {path.name}: its codec differs from the dataset's "
-                            "(prepare the data with the same codec as the model)")
     if saved.model.kind != cfg.model.kind:
         raise TrainingError(f"--init-from {path.name}: a {saved.model.kind} model, not "
                             f"{cfg.model.kind}")
+    if saved.codec != cfg.codec:
+        if not transfer.can_transfer(saved.codec, cfg.codec):
+            raise TrainingError(f"--init-from {path.name}: its codec differs from the dataset's "
+                                "(prepare the data with the same codec as the model)")
+        try:   # a melody model starts a trio model (training/transfer.py)
+            model.load_state_dict(transfer.melody_into_trio(model.state_dict(), ckpt["model"]))
+        except transfer.TransferError as exc:
+            raise TrainingError(f"--init-from {path.name}: {exc}") from None
+        _say(f"--init-from {path.name}: a melody model; its encoder, conductor and bar decoder "
+             "start this trio's melody and bass parts (the drums decoder starts fresh)")
+        return int(ckpt.get("step", 0))
     def shape(t):
         return "missing" if t is None else "x".join(map(str, t.shape)) or "scalar"
 
@@ -437,6 +451,12 @@ class _Batches:
         return {k: v.to(device) for k, v in batch.items()}
 
 
+def frozen(model: Model, names) -> list:
+    """(name, parameter) of ``model`` under the modules ``names`` (``train.freeze``)."""
+    prefixes = tuple(f"{n}." for n in names)
+    return [(k, p) for k, p in model.named_parameters() if k in names or k.startswith(prefixes)]
+
+
 def _optimize(ddp_model, model: Model, optimizer, batch: dict, step: int, t, world: int,
               state: _State) -> dict:
     """One optimizer step (skipped when the gradient is not finite or too large) -> the step's
@@ -444,9 +464,15 @@ def _optimize(ddp_model, model: Model, optimizer, batch: dict, step: int, t, wor
     lr = schedules.learning_rate(step, t.learning_rate, t.min_learning_rate, t.decay_rate)
     for group in optimizer.param_groups:
         group["lr"] = lr
+    freezing = bool(t.freeze) and (t.freeze_steps <= 0 or step < t.freeze_steps)
+    for name in t.freeze:   # frozen modules run as in evaluation: batch norms keep their statistics
+        model.get_submodule(name).train(not freezing)
     loss, metrics = ddp_model(batch, step)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    if freezing:
+        for _, p in frozen(model, t.freeze):
+            p.grad = None                 # Adam leaves a parameter without a gradient as it is
     grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip))
 
     # grad_norm is the same on every rank after DDP's all-reduce: all ranks agree to skip

@@ -201,6 +201,91 @@ def test_init_from_fine_tunes_from_another_runs_weights(datasets, tmp_path, caps
         assert message in err and err.count("\n") == 1 and "Traceback" not in err, err
 
 
+def test_init_from_a_melody_model_starts_a_trio_model(datasets, tmp_path, capsys):
+    """--init-from a 16-bar melody run into a trio config of the same sizes: the trio's encoder
+    reads its melody inputs as the melody model does (bass and drums inputs start at zero
+    weight), and its melody and bass decoders both decode a window as the melody model decodes
+    its melody; other sizes or a trio with one shared decoder are refused in one line."""
+    from training.train import _init_weights, build_config, fit_to_dataset
+    from training.data import WindowDataset
+
+    mel_run = tmp_path / "mel"
+    train(tiny("lb-mel_16bar", steps=30), datasets["mel_16bar"], mel_run, progress=False)
+    melody, _, _ = load_checkpoint(mel_run)
+    windows = WindowDataset(datasets["trio_16bar"], "train")
+    cfg = tiny("lb-trio_16bar", steps=1)
+    fit_to_dataset(cfg, windows)
+    from training.models import build_model
+    trio = build_model(cfg.model)
+    assert _init_weights(trio, cfg, mel_run, "cpu") == 30
+    trio.eval()
+    tokens = windows.tokens[:16]
+    assert tokens[..., 1].any() and (tokens[..., 0] != tokens[..., 1]).any()   # a real bass
+    batch = windows.batch_of(tokens)
+    with torch.no_grad():
+        mu, _ = trio.encode(batch["inputs"], batch["lengths"])
+        mu_melody, _ = melody.encode(batch["inputs"][..., :90], batch["lengths"])
+        assert torch.allclose(mu, mu_melody, atol=1e-5)
+        both, alone = trio.sample(mu, 0.0), melody.sample(mu, 0.0)
+        # teacher-forced on the window's melody (fed to the bass decoder as well): same logits
+        played = torch.from_numpy(tokens).long()
+        prev = torch.nn.functional.pad(trio.one_hot(played[..., [0, 0, 2]])[:, :-1], (0, 0, 1, 0))
+        parts = trio.decode_teacher_forced(mu, prev).split(trio.part_depths, -1)
+        alone_prev = torch.nn.functional.pad(melody.one_hot(played[..., :1])[:, :-1], (0, 0, 1, 0))
+        logits = melody.decode_teacher_forced(mu, alone_prev)
+    assert (both[..., 0] == alone).all() and (both[..., 1] == alone).all()
+    assert torch.allclose(parts[0], logits, atol=1e-4) and torch.allclose(parts[1], logits, atol=1e-4)
+    assert logits.std(0).mean() > 1e-3          # windows differ: a comparison of something
+
+    capsys.readouterr()
+    trio_data = str(datasets["trio_16bar"])
+    small = ["--batch-size", "8", "--steps", "1", "--quiet", "--set", "model.z_size=8",
+             "--set", "model.enc_rnn_size=[16,16]", "--set", "model.dec_rnn_size=[16]"]
+    assert main(["lb-trio_16bar", "--out", str(tmp_path / "trio"), "--data", trio_data,
+                 "--init-from", str(mel_run), *small]) == 0
+    assert "a melody model; its encoder, conductor and bar decoder" in capsys.readouterr().err
+    for extra, message in ((["--set", "model.z_size=4"], "other sizes"),
+                           (["--set", "model.split_decoders=false"], "one bar decoder per part")):
+        out = tmp_path / f"x{len(message)}"
+        code = main(["lb-trio_16bar", "--out", str(out), "--data", trio_data,
+                     "--init-from", str(mel_run), *small, *extra])
+        err = capsys.readouterr().err
+        assert code == 1 and err.startswith("error: ") and message in err, err
+        assert err.count("\n") == 1 and "Traceback" not in err, err
+
+
+def test_freeze_keeps_named_modules_for_the_first_steps(datasets, tmp_path, capsys):
+    """train.freeze: the named modules keep their starting weights for train.freeze_steps steps
+    (0: the whole run) while the rest learns; a name the model lacks is refused in one line."""
+    from training.models import build_model
+    from training.train import fit_to_dataset
+    from training.data import WindowDataset
+
+    data = datasets["mel_2bar"]
+    names = ["encoder", "mu", "mu_norm"]
+    cfg = tiny("cat-mel_2bar_small", steps=4, freeze=names, freeze_steps=0)
+    cfg.model.mu_batch_norm = 1.0
+    fit_to_dataset(cfg, WindowDataset(data, "train"))
+    torch.manual_seed(cfg.train.seed)
+    seed = build_model(cfg.model).state_dict()      # the run's starting weights (same seed)
+    train(cfg, data, tmp_path / "all", progress=False)
+    cfg = tiny("cat-mel_2bar_small", steps=4, freeze=names, freeze_steps=2)
+    cfg.model.mu_batch_norm = 1.0
+    train(cfg, data, tmp_path / "first2", progress=False)
+    for run, kept in (("all", True), ("first2", False)):
+        weights = read_checkpoint(tmp_path / run)["model"]
+        for key in ("encoder.fw.0.weight_ih_l0", "mu.weight", "mu.bias", "mu_norm.bias",
+                    "mu_norm.running_mean", "mu_norm.running_var"):
+            assert torch.equal(weights[key], seed[key]) == kept, (run, key)
+        for key in ("sigma.weight", "decoders.0.output_projection.weight"):
+            assert not torch.equal(weights[key], seed[key]), (run, key)
+    code = main(["cat-mel_2bar_small", "--out", str(tmp_path / "x"), "--data", str(data),
+                 "--steps", "1", "--batch-size", "8", "--quiet", "--set", "train.freeze=[encoder,conductor]"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("error: ") and "no module 'conductor'" in err, err
+    assert err.count("\n") == 1
+
+
 def test_nan_guard_skips_counts_and_aborts(datasets, tmp_path, capsys):
     cfg = tiny("cat-mel_2bar_small", steps=50, max_bad_steps=3)
     cfg.model.max_beta = float("nan")    # every loss is NaN
