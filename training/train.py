@@ -357,11 +357,12 @@ def _model(cfg: Config, data_dir: Path, ckpt_path: Path, device: torch.device):
     except ValueError as exc:  # e.g. a 16-bar hierarchical config on 2-bar windows
         raise TrainingError(f"config {cfg.name} does not fit {data_dir}: {exc}") from None
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.learning_rate)
+    modules = dict(model.named_modules())
     for name in cfg.train.freeze:
-        if name not in dict(model.named_modules()) or not frozen(model, [name]):
-            modules = sorted({k.split(".")[0] for k, _ in model.named_parameters()})
+        if name not in modules or not frozen(model, [name]):
+            top = sorted({k.split(".")[0] for k, _ in model.named_parameters()})
             raise TrainingError(f"train.freeze: {cfg.name} has no module {name!r} (its modules: "
-                                f"{', '.join(modules)})")
+                                f"{', '.join(top)})")
     state = _State()
     if ckpt_path.exists():
         ckpt = read_checkpoint(ckpt_path, device)

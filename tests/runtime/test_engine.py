@@ -151,8 +151,9 @@ def test_bad_inputs(engine):
 #: before), issue 10). The 6 Dec trio is mel_16bar's encoder and melody decoder with a bass
 #: decoder learnt under them (docs/training.md): its melody follows the code (0.740 / 0.675 on
 #: these reels) but its encoder does not read the bass, which follows the melody instead (0.902 /
-#: 0.905), and the always-silent drums agree everywhere: 0.881 / 0.860 over the three parts. The 1 Dec mel_16bar was here too (0.710/0.707); its batch-normalised
-#: retraining of 5 Dec reads z (0.723/0.679). drumify_2bar was listed by a test that fed it
+#: 0.905), and the always-silent drums agree everywhere: 0.881 / 0.860 over the three parts.
+#: The 1 Dec mel_16bar was here too (0.710/0.707); its batch-normalised retraining of 5 Dec
+#: reads z (0.723/0.679). drumify_2bar was listed by a test that fed it
 #: Groove takes, whose tap lines are nearly all the same (a hit on almost every 16th); on
 #: melodies its drums follow the taps (steps agreeing 0.891 own vs 0.838 others, 12 reels).
 DO_NOT_READ_Z = {"trio_16bar"}
