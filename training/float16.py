@@ -98,6 +98,30 @@ def _as_int8(name: str, weight: np.ndarray):
                                      axis=axis, name=f"{name}__to_float32")
 
 
+def stored_weights(model) -> dict[str, np.ndarray]:
+    """Every float initializer of one ONNX model as float32, by the name its graph uses: a
+    weight stored as float16 or int8 (above) under its own name again, as the graph computes
+    it once the ``Cast`` / ``DequantizeLinear`` ran (training/unbundle.py reads them back)."""
+    from onnx import numpy_helper
+
+    tensors = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    weights = {}
+    for name, value in tensors.items():
+        if name.endswith("__float16"):
+            weights[name[:-len("__float16")]] = value.astype(np.float32)
+        elif name.endswith("__int8"):
+            base = name[:-len("__int8")]
+            shape = [1] * value.ndim
+            shape[value.ndim - 2] = -1
+            scale = tensors[f"{base}__scale"].astype(np.float32).reshape(shape)
+            zero = tensors[f"{base}__zero"].astype(np.float32).reshape(shape)
+            weights[base] = ((value.astype(np.float32) - zero) * scale).astype(np.float32)
+        elif value.dtype in (np.float32, np.float64, np.float16) and not name.endswith(
+                ("__scale", "__zero")):
+            weights[name] = value.astype(np.float32)
+    return weights
+
+
 def store_float16(bundle, int8: bool = False) -> int:
     """Convert every graph of ``bundle`` (a folder with model.json) to float16 weights (``int8``:
     int8 weight matrices); returns the bytes saved."""

@@ -39,6 +39,7 @@ run with a one-line message.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -59,7 +60,7 @@ from tqdm import tqdm
 from runtime.cli import USAGE, Parser, fail
 from runtime.files import atomic_path
 
-from . import schedules, transfer
+from . import schedules, transfer, unbundle
 from .registry import CONFIGS, Config, ConfigError, get_config
 from .data import DatasetError, WindowDataset
 from .models import Model, build_model
@@ -97,8 +98,16 @@ def _atomic_write(path: Path, write) -> None:
 
 
 def read_checkpoint(path, device: str | torch.device = "cpu") -> dict:
-    """The raw checkpoint dict (``torch.load(weights_only=True)``), or a one-line TrainingError."""
+    """The raw checkpoint dict (``torch.load(weights_only=True)``), or a one-line TrainingError.
+    A bundle folder (model.json, no checkpoint) gives its weights read back (training/unbundle.py)."""
     path = Path(path)
+    if unbundle.is_bundle(path):   # a bundle folder: its weights read back (training/unbundle.py)
+        try:
+            ckpt = unbundle.checkpoint_from_bundle(path)
+        except unbundle.UnbundleError as exc:
+            raise TrainingError(str(exc)) from None
+        _say(unbundle.summary(ckpt))
+        return ckpt
     if path.is_dir():
         path = path / CHECKPOINT
     try:
@@ -411,9 +420,19 @@ def _init_weights(model: Model, cfg: Config, path: Path, device: torch.device) -
         here, there = mine.get(key), theirs.get(key)
         if here is None or there is None or here.shape != there.shape:
             raise TrainingError(f"--init-from {path.name}: its weights do not fit this config "
-                                f"({key}: {shape(there)} there, {shape(here)} here)")
+                                f"({key}: {shape(there)} there, {shape(here)} here)"
+                                + _sizes_hint(saved.model, cfg.model))
     model.load_state_dict(theirs)
     return int(ckpt.get("step", 0))
+
+
+def _sizes_hint(theirs, mine) -> str:
+    """The ``--set`` flags that give this config the starting model's sizes (``""`` if none)."""
+    flags = [f"--set model.{f.name}={json.dumps(getattr(theirs, f.name)).replace(' ', '')}"
+             for f in dataclasses.fields(theirs)
+             if f.name.endswith(("_size", "_sizes", "level_lengths")) and hasattr(mine, f.name)
+             and getattr(theirs, f.name) != getattr(mine, f.name)]
+    return f"; its sizes: {' '.join(flags)}" if flags else ""
 
 
 def _start_run_folder(cfg: Config, out_dir: Path, start: int, ckpt_path: Path) -> None:
@@ -666,9 +685,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="override a config value, e.g. --set model.z_size=64 or --set "
                              "train.sample_every=0 (repeatable; default: none)")
     parser.add_argument("--init-from", metavar="CHECKPOINT",
-                        help="start from this checkpoint's (or run folder's) weights with a fresh "
-                             "optimizer and schedules: fine-tune a model on your own data or with "
-                             "other loss settings (same sizes and codec; default: from the seed)")
+                        help="start from this checkpoint's (or run folder's, or a bundle's, e.g. "
+                             "runtime/models/mel_2bar) weights with a fresh optimizer and "
+                             "schedules: fine-tune a model on your own data or with other loss "
+                             "settings (same sizes and codec; default: from the seed)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
