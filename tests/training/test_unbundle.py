@@ -149,3 +149,26 @@ def test_cli_writes_a_checkpoint_the_training_tools_load(tmp_path, capsys):
     model, config, codec = load_checkpoint(out)
     assert config.name == "lb-mel_2bar" and codec.name == "melody"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]   # no temp file left
+
+
+@pytest.mark.parametrize("kind", ["melody", "hier_trio"])
+def test_an_imported_magenta_bundle_reads_back_to_the_converted_weights(kind, tmp_path):
+    """A Magenta.js checkpoint imported as a bundle (no training config in its model.json)
+    reads back to exactly the weights the importer converted it to."""
+    import importlib.util
+
+    from training import import_magenta as im
+
+    spec = importlib.util.spec_from_file_location(
+        "lb_magenta_js", Path(__file__).resolve().parents[1] / "magenta" / "magenta_js.py")
+    mjs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mjs)
+    folder = tmp_path / "ckpt"
+    mjs.random_checkpoint(folder, kind, seed=3, bars=2 if kind == "melody" else 4)
+    bundle = im.import_bundle(folder, tmp_path / "bundle")
+    converted = im.convert(im.load_checkpoint(folder)).state_dict()
+    back = checkpoint_from_bundle(bundle)
+    assert back["config"]["name"] == "bundle:bundle"     # named after the bundle
+    for key, value in converted.items():
+        if value.is_floating_point():
+            assert torch.equal(back["model"][key], value), key
