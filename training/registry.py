@@ -121,7 +121,11 @@ class Config:
         if not dataclasses.is_dataclass(target) or name not in {f.name for f in dataclasses.fields(target)}:
             known = ", ".join(f.name for f in dataclasses.fields(target)) if dataclasses.is_dataclass(target) else ""
             raise ConfigError(f"unknown setting {key!r}" + (f" (known here: {known})" if known else ""))
-        setattr(target, name, _parse(raw, getattr(target, name), key))
+        current = getattr(target, name)
+        declared = {f.name: f.type for f in dataclasses.fields(target)}[name]
+        if declared in (float, "float") and type(current) is int:   # e.g. sampling_rate=1000
+            current = float(current)
+        setattr(target, name, _parse(raw, current, key))
 
 
 def _build(cls, values: dict[str, Any], section: str):

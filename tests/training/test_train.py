@@ -85,8 +85,12 @@ def test_registry_has_magentas_configs_and_sizes():
     assert cfg.model.dec_rnn_size == [64, 64] and cfg.train.learning_rate == 5e-4
     assert Config.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
     assert get_config("lb-mel_2bar").model.dec_rnn_size != [64, 64]   # the registry is untouched
+    # a float setting registered as a whole number (sampling_rate=2000) takes a fraction;
+    # an int setting does not
+    cfg.override("model.sampling_rate=0.5")
+    assert cfg.model.sampling_rate == 0.5
     for bad, message in (("model.nope=1", "unknown setting"), ("train.steps=abc", "bad value"),
-                         ("steps", "key=value")):
+                         ("train.steps=0.5", "bad value"), ("steps", "key=value")):
         with pytest.raises(ConfigError, match=message):
             cfg.override(bad)
     with pytest.raises(ConfigError, match="unknown config"):
