@@ -29,7 +29,6 @@ afresh)::
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
@@ -237,32 +236,36 @@ def summary(ckpt: dict) -> str:
     return line
 
 
+def build_parser():
+    from runtime.cli import Parser
+
+    parser = Parser(prog="python -m training.unbundle", description=__doc__.split("\n\n")[0],
+                    examples=["python -m training.unbundle runtime/models/mel_16bar -o "
+                              "runs/mel_16bar_shipped.pt",
+                              "python -m training.train lb-mel_2bar --data data/mine -o runs/mine "
+                              "--init-from runtime/models/mel_2bar   # the same, in a run"])
+    parser.add_argument("bundle", help="a bundle folder (model.json + ONNX graphs)")
+    parser.add_argument("-o", "--out", required=True,
+                        help="the checkpoint file to write (no default: required)")
+    return parser
+
+
 def main(argv=None) -> int:
+    from runtime.cli import fail
     from runtime.files import atomic_path
 
-    parser = argparse.ArgumentParser(prog="python -m training.unbundle",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("bundle", help="a bundle folder (model.json + ONNX graphs)")
-    parser.add_argument("-o", "--out", required=True, help="the checkpoint file to write")
-    args = parser.parse_args(argv)
-    folder = Path(args.bundle)
+    args = build_parser().parse_args(argv)
+    folder, out = Path(args.bundle), Path(args.out)
     if not (folder / "model.json").is_file():
-        print(f"error: {folder.name or folder} is not a bundle folder (no model.json)",
-              file=sys.stderr)
-        return 2
+        return fail(f"{folder.name or folder}: not a bundle folder (no model.json)")
     try:
         ckpt = checkpoint_from_bundle(folder)
-    except UnbundleError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    out = Path(args.out)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(out) as tmp:
             torch.save(ckpt, tmp)
+    except UnbundleError as exc:
+        return fail(exc)
     except OSError as exc:
-        print(f"error: cannot write {out.name}: {exc.strerror}", file=sys.stderr)
-        return 1
+        return fail(f"cannot write {out.name}: {exc.strerror}")
     print(f"{summary(ckpt)} -> {out}")
     return 0
 

@@ -27,6 +27,8 @@ CLIS = {
                         ["--model", "no_such_model", "--no-midi"]),
     "training.import_magenta": (["mel_2bar_small", "{tmp}/a", "-o", "{tmp}/b"],
                                 ["{tmp}/missing", "-o", "{tmp}/bundle"]),
+    "training.unbundle": (["{tmp}/b", "-o", "{tmp}/x.pt", "--bogus"],
+                          ["{tmp}/missing", "-o", "{tmp}/x.pt"]),
     "runtime.render": (["sample", "--temperature", "-1", "-o", "{tmp}/x.mid"],
                        ["reconstruct", "{tmp}/missing.mid", "-o", "{tmp}/out"]),
 }
