@@ -784,12 +784,12 @@ def read_training_run(checkpoint, data=None) -> tuple[nn.Module, Codec, dict, Pa
     checkpoint's step (the last ones before it for a checkpoint between evaluations). The
     dataset is ``data`` if given, else the one the run recorded (``data_dir``), else for
     checkpoints older than that record the config's ``data.path``; ``data_source`` says which."""
-    from training.train import METRICS, TrainingError, load_checkpoint, read_checkpoint, \
+    from training.train import METRICS, TrainingError, model_from_checkpoint, read_checkpoint, \
         read_metrics, upgrade_metrics
 
-    try:
+    try:   # read once: a bundle folder is read back from its graphs (training/unbundle.py)
         raw = read_checkpoint(checkpoint)
-        model, config, codec = load_checkpoint(checkpoint)
+        model, config, codec = model_from_checkpoint(raw)
     except TrainingError as exc:
         raise ExportError(str(exc)) from None
     path = Path(checkpoint)

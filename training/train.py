@@ -124,9 +124,13 @@ def read_checkpoint(path, device: str | torch.device = "cpu") -> dict:
 
 def load_checkpoint(path, device: str | torch.device = "cpu"):
     """-> (model in eval mode, Config, codec) from a checkpoint file or a run folder."""
+    return model_from_checkpoint(read_checkpoint(path, device), device)
+
+
+def model_from_checkpoint(ckpt: dict, device: str | torch.device = "cpu"):
+    """-> (model in eval mode, Config, codec) from a checkpoint dict (:func:`read_checkpoint`)."""
     from runtime.codecs import codec_from_config
 
-    ckpt = read_checkpoint(path, device)
     config = Config.from_dict(ckpt["config"])
     model = build_model(config.model)
     model.load_state_dict(ckpt["model"])
