@@ -23,7 +23,9 @@ Scores (from Python)::
 - ``steps``: fraction of steps (notes, for note events) whose every part/field is right;
 - ``notes``: note-level precision / recall / F1 of onsets — a predicted note counts when the
   target has a note of the same pitch (melody, bass) or drum class starting at the same time;
-  ``per_part`` splits them by melody / bass / each of the 9 drum classes;
+  ``per_part`` splits them by melody / bass / each of the 9 drum classes; ``rhythm`` (pitched
+  notes) scores the onsets at any pitch and the share of notes at a right onset with the right
+  pitch, to tell a model that misses the rhythm from one that misses the pitches;
 - ``fields`` (note events only): accuracy of dT, T and P alone.
 """
 
@@ -100,8 +102,8 @@ def _prf(tp: int, n_pred: int, n_true: int) -> dict:
 def note_scores(codec, pred: np.ndarray, target: np.ndarray) -> dict:
     """Micro-averaged onset precision/recall/F1 over all windows, and per part / drum class."""
     tp, n_pred, n_true = Counter(), Counter(), Counter()
-    for p, t in zip(pred, target):
-        po, to = onsets(codec, p), onsets(codec, t)
+    pairs = [(onsets(codec, p), onsets(codec, t)) for p, t in zip(pred, target)]
+    for po, to in pairs:
         for key in po & to:
             tp[key[0]] += 1
         for key in po:
@@ -111,7 +113,35 @@ def note_scores(codec, pred: np.ndarray, target: np.ndarray) -> dict:
     parts = sorted(set(n_pred) | set(n_true))
     total = _prf(sum(tp.values()), sum(n_pred.values()), sum(n_true.values()))
     total["per_part"] = {k: _prf(tp[k], n_pred[k], n_true[k]) for k in parts}
+    rhythm = rhythm_scores(pairs)
+    if rhythm is not None:
+        total["rhythm"] = rhythm
     return total
+
+
+def rhythm_scores(pairs) -> dict | None:
+    """Rhythm and pitch apart, for pitched notes (``pairs``: predicted and target
+    :func:`onsets` of each window): onset P/R/F1 at any pitch (a predicted onset
+    counts when the target's same part starts a note then), and ``pitch_right``: the share of
+    predicted notes at such an onset whose pitch is right too. A model that plays the tune's
+    rhythm under the wrong pitches scores high on the first and low on the second. None when
+    nothing pitched is predicted or played (drums)."""
+    tp = n_pred = n_true = at_onset = pitch_right = 0
+    for po, to in pairs:
+        po = {k for k in po if k[2] >= 0}
+        to = {k for k in to if k[2] >= 0}
+        p_times, t_times = {k[:2] for k in po}, {k[:2] for k in to}
+        tp += len(p_times & t_times)
+        n_pred += len(p_times)
+        n_true += len(t_times)
+        matched = [k for k in po if k[:2] in t_times]
+        at_onset += len(matched)
+        pitch_right += sum(k in to for k in matched)
+    if not (n_pred or n_true):
+        return None
+    out = _prf(tp, n_pred, n_true)
+    out["pitch_right"] = pitch_right / at_onset if at_onset else 0.0
+    return out
 
 
 def score(codec, pred: np.ndarray, target: np.ndarray) -> dict:
@@ -261,6 +291,10 @@ def format_benchmark(report: dict) -> str:
     if len(parts) > 1:
         lines.append("model per part (P / R / F1): " + ", ".join(
             f"{k} {v['precision']:.2f}/{v['recall']:.2f}/{v['f1']:.2f}" for k, v in parts.items()))
+    rhythm = rows["model"]["notes"].get("rhythm")
+    if rhythm:
+        lines.append(f"model rhythm: onsets at any pitch F1 {rhythm['f1']:.3f}; the pitch is right "
+                     f"on {rhythm['pitch_right']:.3f} of the notes at a right onset")
     it = report.get("interpolation")
     if it:
         lines.append(f"interpolation: {it['monotonic']:.2f} of {it['pairs']} paths move steadily "

@@ -56,6 +56,31 @@ def test_melody_onsets_count_pitch_and_time():
     assert benchmark.score(codec, held, target)["steps"] == pytest.approx(5 / 8)
 
 
+def test_rhythm_and_pitch_are_scored_apart():
+    """The tune's rhythm under wrong pitches: notes F1 0, rhythm F1 1, pitch right on none; one
+    onset missed and one pitch wrong: rhythm recall 2/3, pitch right on 1 of 2; drums: none."""
+    codec = MelodyCodec()
+    target = mel(60, None, 62, None, 64, "off", None, None)[None]
+    moved = mel(61, None, 63, None, 65, "off", None, None)[None]
+    s = benchmark.note_scores(codec, moved, target)
+    assert s["f1"] == 0.0 and s["rhythm"]["f1"] == 1.0 and s["rhythm"]["pitch_right"] == 0.0
+    pred = mel(60, None, 63, None, None, None, "off", None)[None]
+    r = benchmark.note_scores(codec, pred, target)["rhythm"]
+    assert (r["precision"], r["recall"], r["pitch_right"]) == pytest.approx((1.0, 2 / 3, 0.5))
+    assert benchmark.note_scores(codec, target, target)["rhythm"]["pitch_right"] == 1.0
+    drums = np.array([[1, 0, 2, 0]])
+    assert "rhythm" not in benchmark.note_scores(DrumsCodec(), drums, drums)
+    # a trio's bass at the melody's onsets is no rhythm match for the bass
+    trio = TrioCodec()
+    t = np.stack([mel(60, None, None, None), mel(None, None, 40, None), np.zeros(4, np.int64)], -1)
+    p = np.stack([mel(60, None, None, None), mel(40, None, None, None), np.zeros(4, np.int64)], -1)
+    assert benchmark.note_scores(trio, p[None], t[None])["rhythm"]["f1"] == pytest.approx(0.5)
+    table = benchmark.format_benchmark({"rows": {"model": benchmark.score(codec, moved, target)},
+                                        "density": {"data_notes_per_window": 3.0,
+                                                    "model_notes_per_window": 3.0}})
+    assert "onsets at any pitch F1 1.000" in table and "right on 0.000" in table
+
+
 def test_drum_hits_are_scored_per_class():
     codec = DrumsCodec()
     kick, snare, hat = 1, 2, 4
