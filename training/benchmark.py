@@ -469,6 +469,9 @@ def summary(report: dict, command: str) -> dict:
             row["fields"] = {k: round(v, 4) for k, v in r["fields"].items()}
         if name == "model" and len(r["notes"]["per_part"]) > 1:
             row["per_part_f1"] = {k: round(v["f1"], 4) for k, v in r["notes"]["per_part"].items()}
+        if name == "model" and "rhythm" in r["notes"]:
+            row["rhythm"] = {"onset_f1": round(r["notes"]["rhythm"]["f1"], 4),
+                             "pitch_right": round(r["notes"]["rhythm"]["pitch_right"], 4)}
         rows[name] = row
     out = {"split": report.get("split"), "windows": b["windows"], "rows": rows,
            "density": {k: round(v, 3) for k, v in b["density"].items()},

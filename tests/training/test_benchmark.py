@@ -167,6 +167,9 @@ def test_evaluate_record_writes_model_json(heldout, tmp_path):
     bench = meta["evaluation"]["benchmark"]
     assert bench["windows"] == 40 and set(bench["rows"]) >= {"model", "all-rest"}
     assert bench["command"].startswith("python -m training.evaluate")
+    rhythm = bench["rows"]["model"]["rhythm"]   # a trained melody model: rhythm and pitch mostly right
+    assert rhythm["onset_f1"] > 0.8 and 0.5 < rhythm["pitch_right"] <= 1.0
+    assert "rhythm" not in bench["rows"]["all-rest"]
     density = meta["data"]["notes_per_bar"]
     assert 0 < density["mean"] <= density["p99"] <= density["max"]
     # and the engine reads it: its quality guard now knows the data's density
