@@ -291,10 +291,14 @@ def format_benchmark(report: dict) -> str:
     if len(parts) > 1:
         lines.append("model per part (P / R / F1): " + ", ".join(
             f"{k} {v['precision']:.2f}/{v['recall']:.2f}/{v['f1']:.2f}" for k, v in parts.items()))
-    rhythm = rows["model"]["notes"].get("rhythm")
-    if rhythm:
-        lines.append(f"model rhythm: onsets at any pitch F1 {rhythm['f1']:.3f}; the pitch is right "
-                     f"on {rhythm['pitch_right']:.3f} of the notes at a right onset")
+    rhythm = {name: r["notes"]["rhythm"] for name, r in rows.items() if "rhythm" in r["notes"]}
+    if "model" in rhythm:
+        others = [(name, r) for name, r in rhythm.items() if name != "model"]
+        aside = lambda key: (" (" + ", ".join(f"{n} {r[key]:.3f}" for n, r in others) + ")"
+                             if others else "")
+        lines.append(f"model rhythm: onsets at any pitch F1 {rhythm['model']['f1']:.3f}"
+                     f"{aside('f1')}; the pitch is right on {rhythm['model']['pitch_right']:.3f} "
+                     f"of the notes at a right onset{aside('pitch_right')}")
     it = report.get("interpolation")
     if it:
         lines.append(f"interpolation: {it['monotonic']:.2f} of {it['pairs']} paths move steadily "
@@ -469,7 +473,7 @@ def summary(report: dict, command: str) -> dict:
             row["fields"] = {k: round(v, 4) for k, v in r["fields"].items()}
         if name == "model" and len(r["notes"]["per_part"]) > 1:
             row["per_part_f1"] = {k: round(v["f1"], 4) for k, v in r["notes"]["per_part"].items()}
-        if name == "model" and "rhythm" in r["notes"]:
+        if "rhythm" in r["notes"]:
             row["rhythm"] = {"onset_f1": round(r["notes"]["rhythm"]["f1"], 4),
                              "pitch_right": round(r["notes"]["rhythm"]["pitch_right"], 4)}
         rows[name] = row

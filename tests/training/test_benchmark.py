@@ -169,7 +169,8 @@ def test_evaluate_record_writes_model_json(heldout, tmp_path):
     assert bench["command"].startswith("python -m training.evaluate")
     rhythm = bench["rows"]["model"]["rhythm"]   # a trained melody model: rhythm and pitch mostly right
     assert rhythm["onset_f1"] > 0.8 and 0.5 < rhythm["pitch_right"] <= 1.0
-    assert "rhythm" not in bench["rows"]["all-rest"]
+    assert bench["rows"]["all-rest"]["rhythm"]["onset_f1"] == 0.0
+    assert rhythm["pitch_right"] > bench["rows"]["most-frequent"]["rhythm"]["pitch_right"]
     density = meta["data"]["notes_per_bar"]
     assert 0 < density["mean"] <= density["p99"] <= density["max"]
     # and the engine reads it: its quality guard now knows the data's density
