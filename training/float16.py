@@ -69,11 +69,15 @@ def _rewrite(model, stored_as) -> int:
     return len(nodes)
 
 
+#: the names a stored weight's tensors take beside its own (written below, read by stored_weights)
+HALF, INT8, SCALE, ZERO = "__float16", "__int8", "__scale", "__zero"
+
+
 def _as_float16(name: str, weight: np.ndarray):
     """A weight as float16 and a ``Cast`` back to float32."""
     from onnx import TensorProto, helper, numpy_helper
 
-    half = numpy_helper.from_array(weight.astype(np.float16), f"{name}__float16")
+    half = numpy_helper.from_array(weight.astype(np.float16), f"{name}{HALF}")
     return [half], helper.make_node("Cast", [half.name], [name], to=TensorProto.FLOAT,
                                     name=f"{name}__to_float32")
 
@@ -91,9 +95,9 @@ def _as_int8(name: str, weight: np.ndarray):
     scale = np.abs(weight).max(axis=tuple(i for i in range(weight.ndim) if i != axis)) / 127
     scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
     values = np.clip(np.round(weight / scale.reshape(shape)), -127, 127).astype(np.int8)
-    tensors = [numpy_helper.from_array(values, f"{name}__int8"),
-               numpy_helper.from_array(scale, f"{name}__scale"),
-               numpy_helper.from_array(np.zeros(len(scale), np.int8), f"{name}__zero")]
+    tensors = [numpy_helper.from_array(values, f"{name}{INT8}"),
+               numpy_helper.from_array(scale, f"{name}{SCALE}"),
+               numpy_helper.from_array(np.zeros(len(scale), np.int8), f"{name}{ZERO}")]
     return tensors, helper.make_node("DequantizeLinear", [t.name for t in tensors], [name],
                                      axis=axis, name=f"{name}__to_float32")
 
@@ -107,17 +111,17 @@ def stored_weights(model) -> dict[str, np.ndarray]:
     tensors = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     weights = {}
     for name, value in tensors.items():
-        if name.endswith("__float16"):
-            weights[name[:-len("__float16")]] = value.astype(np.float32)
-        elif name.endswith("__int8"):
-            base = name[:-len("__int8")]
+        if name.endswith(HALF):
+            weights[name[:-len(HALF)]] = value.astype(np.float32)
+        elif name.endswith(INT8):
+            base = name[:-len(INT8)]
             shape = [1] * value.ndim
             shape[value.ndim - 2] = -1
-            scale = tensors[f"{base}__scale"].astype(np.float32).reshape(shape)
-            zero = tensors[f"{base}__zero"].astype(np.float32).reshape(shape)
+            scale = tensors[f"{base}{SCALE}"].astype(np.float32).reshape(shape)
+            zero = tensors[f"{base}{ZERO}"].astype(np.float32).reshape(shape)
             weights[base] = ((value.astype(np.float32) - zero) * scale).astype(np.float32)
         elif value.dtype in (np.float32, np.float64, np.float16) and not name.endswith(
-                ("__scale", "__zero")):
+                (SCALE, ZERO)):
             weights[name] = value.astype(np.float32)
     return weights
 

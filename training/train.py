@@ -101,7 +101,7 @@ def read_checkpoint(path, device: str | torch.device = "cpu") -> dict:
     """The raw checkpoint dict (``torch.load(weights_only=True)``), or a one-line TrainingError.
     A bundle folder (model.json, no checkpoint) gives its weights read back (training/unbundle.py)."""
     path = Path(path)
-    if unbundle.is_bundle(path):   # a bundle folder: its weights read back (training/unbundle.py)
+    if unbundle.is_bundle(path):
         try:
             ckpt = unbundle.checkpoint_from_bundle(path)
         except unbundle.UnbundleError as exc:

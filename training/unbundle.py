@@ -96,16 +96,15 @@ def _fill(entries, sign: float) -> None:
 def _exported(graphs, folder: Path) -> dict[str, dict[str, np.ndarray]]:
     """Every float initializer of each graph exported into ``folder``, by graph key."""
     import onnx
-    from onnx import numpy_helper
 
     from training.export import _export_one
+    from training.float16 import stored_weights
 
     out = {}
     for graph in graphs:
         path = folder / f"{graph.key}.onnx"
         _export_one(graph, path)
-        inits = onnx.load(str(path)).graph.initializer
-        out[graph.key] = {t.name: numpy_helper.to_array(t) for t in inits}
+        out[graph.key] = stored_weights(onnx.load(str(path)))   # float32: indexes < 2**24 exact
     return out
 
 
