@@ -254,18 +254,23 @@ def _check_consistency(meta_path: Path, meta: dict) -> None:
     if encoder is None:
         return
     inputs, outputs = encoder["inputs"], encoder["outputs"]
-    if DECODINGS[meta["kind"]].grid and inputs and len(inputs[0].get("shape") or []) == 3:
+    decoding = DECODINGS[meta["kind"]]
+    window = decoding.encoder_window(meta)
+    if isinstance(window, str):
+        raise BundleError(f"{meta_path}: {window}")
+    want, z_size = window
+    if decoding.grid and inputs and len(inputs[0].get("shape") or []) == 3:
         steps = inputs[0]["shape"][1]
-        want = meta["bars"] * meta["steps_per_bar"]
         if _plain_int(steps) is not None and steps != want:
             raise BundleError(f"{meta_path}: bars x steps_per_bar = {meta['bars']} x "
-                              f"{meta['steps_per_bar']} = {want} steps, but the encoder's input "
-                              f"{inputs[0]['name']!r} has {steps}")
+                              f"{meta['steps_per_bar']} make windows of {want} steps, but the "
+                              f"encoder's input {inputs[0]['name']!r} has {steps}")
     if outputs and len(outputs[0].get("shape") or []) == 2:
         size = outputs[0]["shape"][1]
-        if _plain_int(size) is not None and size != meta["z_size"]:
-            raise BundleError(f"{meta_path}: z_size is {meta['z_size']}, but the encoder's output "
-                              f"{outputs[0]['name']!r} has {size}")
+        if _plain_int(size) is not None and size != z_size:
+            raise BundleError(f"{meta_path}: z_size is {meta['z_size']}, so the encoder must "
+                              f"write codes of {z_size}, but its output {outputs[0]['name']!r} "
+                              f"has {size}")
 
 
 def sha256(path: Path) -> str:

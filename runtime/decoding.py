@@ -165,6 +165,12 @@ class Decoding:
         return None
 
     @classmethod
+    def encoder_window(cls, meta: dict) -> tuple[int, int] | str:
+        """(steps, code size) the encoder of a bundle with this model.json must read and
+        write, or why model.json cannot say."""
+        return meta["bars"] * meta["steps_per_bar"], meta["z_size"]
+
+    @classmethod
     def parity_calls(cls, length: int, steps_per_bar: int) -> int:
         """How many calls of each step graph the export checks against PyTorch one by one
         along a rollout of ``length`` steps (or notes): all of them by default."""
@@ -212,9 +218,17 @@ class Decoding:
     def encode(self, clips: list[Clip]) -> np.ndarray:
         """mu [B, Z] of clips: their windows through the encoder as one batch."""
         engine = self.engine
-        tokens = np.stack([engine.tokens(c) for c in clips])
+        return self.encode_tokens(np.stack([engine.tokens(c) for c in clips]))
+
+    def encode_tokens(self, tokens: np.ndarray) -> np.ndarray:
+        """mu [B, Z] of token windows [B, T, ...] (a whole generation each)."""
+        engine = self.engine
         return engine.run_encoder(self.encoder_inputs(engine.codec, tokens),
-                                  np.full(len(clips), engine.total_steps, np.int64))
+                                  np.full(len(tokens), tokens.shape[1], np.int64))
+
+    def prior(self, n: int, rng) -> np.ndarray:
+        """``n`` codes from the model's prior, float32 [n, Z]: N(0, I) for a VAE."""
+        return rng.standard_normal((int(n), self.engine.z_size)).astype(np.float32)
 
     def offers_continue(self) -> bool:
         """Whether :meth:`continuation` can extend a clip with this bundle."""
@@ -238,14 +252,16 @@ class OneHotDecoding(Decoding):
     one_hot_feedback = True
 
     def step_loop(self, cond: np.ndarray, steps: int, temperature: float, rng,
-                  prev: np.ndarray | None = None, state=None):
+                  prev: np.ndarray | None = None, state=None, depths: list[int] | None = None):
         """``steps`` x decoder_step(prev, cond, *state) -> (logits, *state), starting from
-        decoder_init(cond); returns (tokens [B, steps(, parts)], last prev input)."""
+        decoder_init(cond); returns (tokens [B, steps(, parts)], last prev input). ``depths``:
+        the decoder's softmax widths where they are not the bundle's (a segments bundle's
+        short model)."""
         engine = self.engine
         bundle = engine.bundle
         if state is None:
             state = bundle.run("decoder_init", cond)
-        depths = engine.output_depths
+        depths = engine.output_depths if depths is None else depths
         batch, width, parts = cond.shape[0], sum(depths), len(depths)
         tokens = np.zeros((batch, steps) + ((parts,) if parts > 1 else ()), np.int64)
         # The hot loop (per step: one graph call, one sampling draw, one feedback): the session
@@ -340,11 +356,16 @@ class OneHotDecoding(Decoding):
 
         return clip_bars * 4.0, 4.0, write
 
+    @property
+    def window_steps(self) -> int:
+        """Steps of the window the encoder reads (a whole generation here)."""
+        return self.engine.total_steps
+
     def next_bar(self, tokens: np.ndarray, temperature: float, rng) -> np.ndarray:
         """One bar of tokens after ``tokens``: z = mu of the last window (the music tiled when
         shorter), the decoder primed with the last ``window - 1 bar`` of it."""
         engine = self.engine
-        window, spb = engine.total_steps, engine.steps_per_bar
+        window, spb = self.window_steps, engine.steps_per_bar
         recent = tokens[-window:] if len(tokens) >= window else \
             np.resize(tokens, (window,) + tokens.shape[1:])
         z = engine.run_encoder(engine.codec.to_input(recent)[None].astype(np.float32),
@@ -387,6 +408,177 @@ class FlatDecoding(OneHotDecoding):
             _, *state = run("decoder_step", prev, cond, *state)
             prev = self.feedback(np.array([token]))
         return prev, state
+
+
+@register
+class SegmentsDecoding(FlatDecoding):
+    """A long generation as consecutive windows of a short flat MusicVAE, one code each, with a
+    latent-sequence prior over the codes (mel_16bar: eight codes of mel_2bar's 2 bars, as
+    Mittal et al. 2021 model MusicVAE's 2-bar codes in sequence). The bundle holds the short
+    model's three graphs and ``prior_step``; model.json's ``decoding.segment_bars`` gives the
+    short window, ``z_size`` is the codes side by side.
+
+    A bundle of several parts (trio_16bar: melody and bass) names them in
+    ``decoding.segment_parts`` and the short model's codec in ``decoding.segment_codec``: each
+    part of each window has its own code through the same short model (a bass line read as a
+    melody in its register), the codes ordered window by window, part by part within a window
+    (``z`` = [windows, parts, short z] flattened); the codec's other parts stay silent.
+
+    Each window is encoded and decoded on its own (all of a batch's windows in one batch), so
+    a clip comes back as well as the short model hears each of its windows; interpolation
+    and variation move every window's code at once; sampling draws the codes one after the
+    other from the prior (an LSTM: the previous code in, a Gaussian for the next one out; a
+    window's bass after its melody), so the windows follow each other as in the training
+    tunes (with ``decoding.prior_scale`` times the prior's sigma: its diagonal Gaussian at
+    full width wanders off key). Continue extends each part with the short model from that
+    part's last window."""
+
+    kind = "segments"
+    graphs = FlatDecoding.graphs + (
+        GraphSpec("prior_step", ("prev",), ("mu", "sigma"), state="in_out",
+                  about="one code: the code before (zeros first) -> mean and sigma of the "
+                        "next one (state starts at zeros)"),
+    )
+
+    @classmethod
+    def layout(cls, meta: dict) -> tuple[int, int, int] | str:
+        """(windows, parts, steps per window) of a model.json, or why they do not fit."""
+        decoding = meta.get("decoding") or {}
+        seg, bars = decoding.get("segment_bars"), meta.get("bars")
+        if isinstance(seg, bool) or not isinstance(seg, int) or seg < 1 or bars % seg:
+            return f"decoding.segment_bars must be a whole number dividing bars ({bars}), got {seg!r}"
+        parts = decoding.get("segment_parts")
+        if parts is not None:
+            names = _part_names(meta.get("codec"))
+            if not isinstance(parts, list) or not parts or \
+                    any(not isinstance(p, str) or p not in names for p in parts):
+                return f"decoding.segment_parts must name parts of the codec {names}, got {parts!r}"
+            if _codec_problem(decoding.get("segment_codec")):
+                return f"decoding.segment_codec: {_codec_problem(decoding.get('segment_codec'))}"
+        count = (bars // seg) * len(parts or [0])
+        if meta["z_size"] % count:
+            return f"z_size {meta['z_size']} is not {count} codes of one size"
+        scale = decoding.get("prior_scale", 1.0)
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale <= 10:
+            return f"decoding.prior_scale must be a number in (0, 10], got {scale!r}"
+        return bars // seg, len(parts or [0]), seg * meta["steps_per_bar"]
+
+    @classmethod
+    def encoder_window(cls, meta):
+        layout = cls.layout(meta)
+        if isinstance(layout, str):
+            return layout
+        windows, parts, steps = layout
+        return steps, meta["z_size"] // (windows * parts)
+
+    def __init__(self, engine):
+        super().__init__(engine)
+        from .codecs import codec_from_config
+
+        meta = engine.bundle.meta
+        self.segments, count, self.segment_steps = self.layout(meta)
+        self.segment_z = engine.z_size // (self.segments * count)
+        parts = engine.decoding.get("segment_parts")
+        #: the codec columns read and written through the short model (None: the codec is its)
+        self.part_index = None if parts is None else \
+            [_part_names(meta["codec"]).index(p) for p in parts]
+        self.short_codec = engine.codec if parts is None else \
+            codec_from_config(engine.decoding["segment_codec"])
+        self.short_depths = [self.short_codec.output_depth] if parts is not None \
+            else engine.output_depths
+        #: the prior's sigma is scaled by this when sampling (model.json decoding.prior_scale)
+        self.prior_scale = float(engine.decoding.get("prior_scale", 1.0))
+
+    def _split(self, tokens: np.ndarray) -> np.ndarray:
+        """[B, T(, parts)] -> the short windows [B * windows * parts, steps] in code order."""
+        batch = len(tokens)
+        if self.part_index is None:
+            return tokens.reshape((batch * self.segments, self.segment_steps) + tokens.shape[2:])
+        parts = tokens[..., self.part_index]                       # [B, T, P]
+        parts = parts.reshape(batch, self.segments, self.segment_steps, -1).transpose(0, 1, 3, 2)
+        return parts.reshape(-1, self.segment_steps)
+
+    def _join(self, windows: np.ndarray, batch: int) -> np.ndarray:
+        """The inverse of :meth:`_split`; parts the short model does not play stay 0."""
+        total = self.engine.total_steps
+        if self.part_index is None:
+            return windows.reshape((batch, total) + windows.shape[2:])
+        count = len(self.part_index)
+        parts = windows.reshape(batch, self.segments, count, self.segment_steps).transpose(0, 1, 3, 2)
+        out = np.zeros((batch, total, len(self.engine.output_depths)), windows.dtype)
+        out[..., self.part_index] = parts.reshape(batch, total, count)
+        out[..., sorted(self.engine.silent_parts)] = 0     # model.json may silence a part
+        return out
+
+    def _short_codes(self, windows: np.ndarray) -> np.ndarray:
+        inputs = np.stack([self.short_codec.to_input(w) for w in windows]).astype(np.float32)
+        return self.engine.run_encoder(inputs, np.full(len(windows), windows.shape[1], np.int64))
+
+    def encode_tokens(self, tokens):
+        return self._short_codes(self._split(np.asarray(tokens))).reshape(len(tokens), -1)
+
+    def decode(self, z, temperature, rng, hits=None):
+        codes = np.ascontiguousarray(z.reshape(-1, self.segment_z))
+        tokens = self.step_loop(codes, self.segment_steps, temperature, rng,
+                                depths=self.short_depths)[0]
+        return self._join(tokens, len(z))
+
+    def prior(self, n, rng):
+        bundle = self.engine.bundle
+        state = [np.zeros([int(n) if d == "batch" else d for d in spec["shape"]], np.float32)
+                 for spec in bundle.graph("prior_step")["inputs"][1:]]
+        prev, codes = np.zeros((int(n), self.segment_z), np.float32), []
+        for _ in range(self.engine.z_size // self.segment_z):
+            mu, sigma, *state = bundle.run("prior_step", prev, *state)
+            noise = rng.standard_normal(mu.shape)
+            prev = (mu + self.prior_scale * sigma * noise).astype(np.float32)
+            codes.append(prev)
+        return np.concatenate(codes, axis=1)
+
+    def next_bar(self, tokens, temperature, rng):
+        """Each part's next bar from its own last short window (the short model's continue)."""
+        spb, window = self.engine.steps_per_bar, self.segment_steps
+        columns = [tokens] if self.part_index is None else [tokens[:, k] for k in self.part_index]
+        bars = []
+        for part in columns:
+            recent = part[-window:] if len(part) >= window else np.resize(part, (window,) + part.shape[1:])
+            z = self._short_codes(recent[None])
+            run = self.engine.bundle.run
+            state = run("decoder_init", z)
+            prev = np.zeros((1, sum(self.short_depths)), np.float32)
+            for token in part[-min(len(part), window - spb):]:   # teacher-forced primer
+                _, *state = run("decoder_step", prev, z, *state)
+                prev = np.zeros_like(prev)
+                prev[0, int(token)] = 1.0
+            bars.append(self.step_loop(z, spb, temperature, rng, prev=prev, state=state,
+                                       depths=self.short_depths)[0][0])
+        if self.part_index is None:
+            return bars[0]
+        out = np.zeros((spb, len(self.engine.output_depths)), np.int64)
+        out[:, self.part_index] = np.stack(bars, -1)
+        return out
+
+
+def _part_names(codec: dict | None) -> list[str]:
+    """The part names of a model.json codec block ([] for a one-part codec or a bad block)."""
+    from .codecs import CodecError, codec_from_config
+
+    try:
+        return list(getattr(codec_from_config(codec), "part_names", ()) or ())
+    except (CodecError, TypeError, ValueError, KeyError):
+        return []
+
+
+def _codec_problem(codec) -> str | None:
+    from .codecs import CodecError, codec_from_config
+
+    try:
+        parsed = codec_from_config(codec)
+    except (CodecError, TypeError, ValueError, KeyError) as exc:
+        return str(exc) or "not a codec"
+    if not getattr(parsed, "one_hot_steps", False) or getattr(parsed, "part_names", None):
+        return f"{parsed.name!r} is no one-part codec of one-hot steps"
+    return None
 
 
 @register

@@ -173,7 +173,7 @@ class Engine:
             reason = self.degenerate(clip)
             for _ in range(GUARD_TRIES if reason and (temperature > 0 or redraw_z) else 0):
                 if redraw_z:
-                    z[i] = rng.standard_normal(self.z_size).astype(np.float32)
+                    z[i] = self.decoder.prior(1, rng)[0]
                 clip = self.to_clip(self.decode_tokens(z[i:i + 1], temperature,
                                                        int(rng.integers(2**31)))[0])
                 reason = self.degenerate(clip)
@@ -238,11 +238,11 @@ class Engine:
     # -- generation -------------------------------------------------------------------------
     def sample(self, n: int = 1, temperature: float = default("sample", "temperature"),
                seed: int | None = None) -> list[Clip]:
-        """``n`` clips from the prior: z ~ N(0, I), then decoded."""
+        """``n`` clips from the prior (z ~ N(0, I); a segments bundle's own prior), decoded."""
         if int(n) < 1:
             raise EngineError(f"n must be at least 1, got {n}")
         rng = make_rng(seed)
-        z = rng.standard_normal((int(n), self.z_size)).astype(np.float32)
+        z = self.decoder.prior(n, rng)
         return self.decode(z, temperature, int(rng.integers(2**31)), redraw_z=True)
 
     @staticmethod
@@ -276,7 +276,7 @@ class Engine:
         self._check_vary(n, amount)
         rng = make_rng(seed)
         z = np.asarray(z, np.float32).reshape(1, -1)
-        noise = rng.standard_normal((int(n), self.z_size)).astype(np.float32)
+        noise = self.decoder.prior(n, rng)
         zs = slerp(np.repeat(z, int(n), axis=0), noise, float(amount))
         return self.decode(zs, temperature, int(rng.integers(2**31)))
 
@@ -369,11 +369,13 @@ class Engine:
 
         One bar per round, each from the music so far (docs/groove.md#continue):
 
-        - flat and hierarchical models (mel_2bar, drums_2bar, mel_16bar, trio_16bar), on the
-          16th grid, the clip read in whole 4/4 bars: z = mu of the last window of the model's
-          length (the music tiled if shorter); the decoder (hierarchical: the conductor and the
-          bar decoders, bar by bar) is fed the last ``model bars - 1`` bars as if it had written
-          them (teacher forcing), then runs free for one bar at ``temperature``;
+        - flat and hierarchical models (mel_2bar, drums_2bar, hier_mel_16bar,
+          hier_trio_16bar), on the 16th grid, the clip read in whole 4/4 bars: z = mu of the
+          last window of the model's length (the music tiled if shorter); the decoder
+          (hierarchical: the conductor and the bar decoders, bar by bar) is fed the last
+          ``model bars - 1`` bars as if it had written them (teacher forcing), then runs free
+          for one bar at ``temperature``; segments models (mel_16bar, trio_16bar) continue
+          each part so with their short model (mel_2bar);
         - note-event models (notes_poly), in the clip's own meter: z = mu of the last
           ``decoding.notes`` notes; the decoder is fed the last three quarters of them (dT, T,
           P sub-steps), then writes notes until one starts on or after the next bar line (that

@@ -14,8 +14,8 @@ groove and drumify, .mid in/out (and WAV and piano-roll PNG beside them); ``show
     $ python -m runtime.render drumify bassline.mid --seed 3  # drumify_2bar: drums for a rhythm
     $ python -m runtime.render show song.mid                  # song.wav + song.png beside it
 
-``--model`` takes a shipped name (mel_2bar, drums_2bar, mel_16bar, trio_16bar, notes_poly) or a
-bundle folder (groove and drumify default to groove_2bar and drumify_2bar; docs/groove.md).
+``--model`` takes a shipped name (mel_2bar, drums_2bar, mel_16bar, trio_16bar, notes_poly,
+hier_mel_16bar, hier_trio_16bar) or a bundle folder (groove and drumify default to groove_2bar and drumify_2bar; docs/groove.md).
 ``--bars`` longer than the model's own length concatenates several generations (inputs are
 cut into model-length pieces, each piece handled on its own); for continue it is the number of
 bars added after the input, and groove and drumify write the input's length (in whole bars)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The exact commands that trained and exported the shipped models in runtime/models/<name>/.
-#   scripts/train_defaults.sh                 # all seven, two at a time
+#   scripts/train_defaults.sh                 # all nine, two at a time
 #   scripts/train_defaults.sh mel_2bar        # one of: mel_2bar drums_2bar mel_16bar trio_16bar notes_poly
-#                                             #   groove_2bar drumify_2bar
+#                                             #   groove_2bar drumify_2bar hier_mel_16bar hier_trio_16bar
 # Model sizes and schedules are pinned here (--set) so later edits of the config registry do not
 # change what these commands produce. Runs go to runs/<name>/ (checkpoint.pt, metrics.jsonl);
 # rerunning a command continues from its checkpoint. Each run uses one torch thread: the shipped
@@ -21,10 +21,10 @@ dataset() {
                 # tunes fall in the same splits by name, so data/mel_2bar's test tunes stay unseen)
                 [ -f data/mel_2bar_folk/manifest.json ] || $PY -m training.prepare shared:nottingham music21:essenFolksong music21:oneills1850 music21:ryansMammoth data/mel_2bar_folk --kind mel --bars 2 --fold-2-4 ;;
     drums_2bar) [ -f data/drums_2bar/manifest.json ] || $PY -m training.prepare shared:groove data/drums_2bar --kind drums --bars 2 ;;
-    mel_16bar)  [ -f data/mel_16bar/manifest.json ]  || $PY -m training.prepare shared:nottingham data/mel_16bar --kind mel --bars 16
+    mel_16bar|hier_mel_16bar)  [ -f data/mel_16bar/manifest.json ]  || $PY -m training.prepare shared:nottingham data/mel_16bar --kind mel --bars 16
                 # the training set since 6 Dec: Nottingham + music21's folk tunes (~20 min of music21)
                 [ -f data/mel_16bar_folk/manifest.json ] || $PY -m training.prepare shared:nottingham music21:essenFolksong music21:oneills1850 music21:ryansMammoth data/mel_16bar_folk --kind mel --bars 16 --fold-2-4 ;;
-    trio_16bar) [ -f data/trio_16bar/manifest.json ] || $PY -m training.prepare music21:bach music21:haydn music21:mozart music21:beethoven music21:monteverdi data/trio_16bar --kind trio --bars 16 --trio-voices --trio-without-drums
+    trio_16bar|hier_trio_16bar) [ -f data/trio_16bar/manifest.json ] || $PY -m training.prepare music21:bach music21:haydn music21:mozart music21:beethoven music21:monteverdi data/trio_16bar --kind trio --bars 16 --trio-voices --trio-without-drums
                 # the training set since 6 Dec: Nottingham's tunes (the chord track's lowest notes as the bass) + the above
                 [ -f data/trio_16bar_nott/manifest.json ] || $PY -m training.prepare shared:nottingham/full music21:bach music21:haydn music21:mozart music21:beethoven music21:monteverdi data/trio_16bar_nott --kind trio --bars 16 --trio-voices --trio-without-drums ;;
     notes_poly) [ -f data/nottingham_notes/manifest.json ] || $PY -m training.prepare shared:nottingham/full data/nottingham_notes --kind notes --notes 100 ;;
@@ -104,21 +104,31 @@ train_one() {
       $EXPORT runs/drums_fb128/checkpoint.pt runtime/models/drums_2bar --data data/drums_2bar
       bench drums_2bar data/drums_2bar valid ;;   # Groove has no test split: its validation split
     mel_16bar)
+      # since 6 Dec (afternoon): mel_2bar window by window, an LSTM prior over its eight 2-bar codes
+      # (training/segments.py; docs/training.md "16 bars from 2-bar codes"), on mel_2bar's bundle
+      $PY -m training.segments runtime/models/mel_2bar --data data/mel_16bar_folk --out runs/mel16_seg --steps 4000 --layers 1 --prior-scale 0.55 $COMMON --export runtime/models/mel_16bar
+      bench mel_16bar data/mel_16bar test data/mel_16bar_folk ;;   # Nottingham's test tunes; baselines from its training set
+    trio_16bar)
+      # the same with two codes per 2 bars, the melody's and the bass's, both through mel_2bar
+      $PY -m training.segments runtime/models/mel_2bar --data data/trio_16bar_nott --parts melody,bass --out runs/trio_seg --steps 4000 --layers 1 --prior-scale 0.55 $COMMON --export runtime/models/trio_16bar
+      bench trio_16bar data/trio_16bar_nott test ;;
+    hier_mel_16bar)
+      # the one-code hierarchical MusicVAE (shipped as mel_16bar until 6 Dec, afternoon)
       # on Nottingham + folk tunes: validation loss lowest at step 3250 (best.pt, the starting point)
       $TRAIN lb-mel_16bar --data data/mel_16bar_folk --out runs/mel_16bar_folk --steps 3500 $COMMON $HIER16
       # stage 2 (6 Dec, morning): scheduled sampling, step 4000 picked on Nottingham's validation split
       $TRAIN lb-mel_16bar --data data/mel_16bar_folk --out runs/mel16_ss_folk --steps 4000 $COMMON $HIER16_SS --init-from runs/mel_16bar_folk/best.pt
-      $EXPORT runs/mel16_ss_folk/checkpoint.pt runtime/models/mel_16bar --data data/mel_16bar_folk --eval-windows 64
-      $PY -m training.float16 runtime/models/mel_16bar     # 14.9 -> 7.5 MB
-      bench mel_16bar data/mel_16bar test data/mel_16bar_folk ;;   # Nottingham's test tunes; baselines from its training set
-    trio_16bar)
-      # starts from mel_16bar's stage 2 (step 4000): train that first
-      [ -f runs/mel16_ss_folk/checkpoint.pt ] || train_one mel_16bar
+      $EXPORT runs/mel16_ss_folk/checkpoint.pt runtime/models/hier_mel_16bar --data data/mel_16bar_folk --eval-windows 64
+      $PY -m training.float16 runtime/models/hier_mel_16bar     # 14.9 -> 7.5 MB
+      bench hier_mel_16bar data/mel_16bar test data/mel_16bar_folk ;;
+    hier_trio_16bar)
+      # starts from hier_mel_16bar's stage 2 (step 4000): train that first
+      [ -f runs/mel16_ss_folk/checkpoint.pt ] || train_one hier_mel_16bar
       # step 500 picked on validation (bass F1 on 256 windows: 0.355 at 500, 0.341 at 750, 0.350 at 1000)
       $TRAIN lb-trio_16bar --data data/trio_16bar_nott --out runs/trio_16bar_mel --steps 500 $COMMON $TRIO16_MEL --init-from runs/mel16_ss_folk/checkpoint.pt
-      $EXPORT runs/trio_16bar_mel/checkpoint.pt runtime/models/trio_16bar --data data/trio_16bar_nott --eval-windows 123
-      $PY -m training.float16 runtime/models/trio_16bar --int8   # 24.1 -> 6.2 MB (float16: 12.1)
-      bench trio_16bar data/trio_16bar_nott test ;;
+      $EXPORT runs/trio_16bar_mel/checkpoint.pt runtime/models/hier_trio_16bar --data data/trio_16bar_nott --eval-windows 123
+      $PY -m training.float16 runtime/models/hier_trio_16bar --int8   # 24.1 -> 6.2 MB (float16: 12.1)
+      bench hier_trio_16bar data/trio_16bar_nott test ;;
     notes_poly)
       $TRAIN lb-notes_modular --data data/nottingham_notes --out runs/notes_poly --steps 2250 $COMMON $NOTES
       # stages 2 and 3 (6 Dec): 512 free bits, then scheduled sampling on top (docs/training.md)
@@ -134,7 +144,7 @@ train_one() {
       $TRAIN lb-groovae_2bar_tap --data data/groove_2bar --out runs/drumify_2bar --steps 8500 $COMMON $GROOVE2
       $EXPORT runs/drumify_2bar/best.pt runtime/models/drumify_2bar --data data/groove_2bar
       bench drumify_2bar data/groove_2bar valid ;;
-    *) echo "unknown model $1 (mel_2bar drums_2bar mel_16bar trio_16bar notes_poly groove_2bar drumify_2bar)" >&2; exit 2 ;;
+    *) echo "unknown model $1 (mel_2bar drums_2bar mel_16bar trio_16bar hier_mel_16bar hier_trio_16bar notes_poly groove_2bar drumify_2bar)" >&2; exit 2 ;;
   esac
 }
 
@@ -143,8 +153,9 @@ if [ $# -gt 0 ]; then
 else
   # two at a time, as they were trained
   train_one mel_2bar & train_one drums_2bar & wait
-  train_one mel_16bar & train_one notes_poly & wait
-  train_one trio_16bar   # from mel_16bar's weights
+  train_one hier_mel_16bar & train_one notes_poly & wait
+  train_one hier_trio_16bar   # from hier_mel_16bar's weights
+  train_one mel_16bar & train_one trio_16bar & wait   # both on mel_2bar's bundle
   dataset groove_2bar   # once, before the two runs that read it
   train_one groove_2bar & train_one drumify_2bar & wait
 fi

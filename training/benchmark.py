@@ -261,8 +261,7 @@ def bundle_model(engine, dataset_codec):
         x = tokens if same else convert_windows(tokens, dataset_codec, engine.codec)
         if not engine.decoder.grid:   # at most the notes the model reads and writes
             x = x[:, : engine.notes]
-        inputs = engine.decoder.encoder_inputs(engine.codec, x)
-        return engine.run_encoder(inputs, np.full(len(x), x.shape[1], np.int64))
+        return engine.decoder.encode_tokens(x)
 
     def decode(z: np.ndarray) -> np.ndarray:
         out = engine.decode_tokens(z, temperature=0.0, seed=0)

@@ -610,8 +610,7 @@ def evaluate_bundle(engine, codec: Codec, tokens: np.ndarray) -> dict[str, Any]:
     decoder (groove) is scored by hits, velocities and timing."""
     tokens = np.asarray(tokens)
     decoder = engine.decoder
-    mu = engine.run_encoder(decoder.encoder_inputs(codec, tokens),
-                            np.full(len(tokens), tokens.shape[1], np.int64))
+    mu = decoder.encode_tokens(tokens)
     decoded = np.concatenate([engine.decode_tokens(mu[i:i + 64], temperature=0.0)
                               for i in range(0, len(mu), 64)])
     if decoder.continuous:

@@ -138,6 +138,11 @@ def checkpoint_from_bundle(folder) -> dict:
         meta = json.loads((folder / "model.json").read_text())
     except (OSError, ValueError) as exc:
         raise UnbundleError(f"{folder.name}: no readable model.json ({type(exc).__name__})") from None
+    if meta.get("kind") == "segments":
+        short = ((meta.get("model") or {}).get("segment_model") or {}).get("name", "its short model")
+        raise UnbundleError(f"{folder.name}: a segments bundle ({short} window by window and a "
+                            f"prior over its codes) holds no one model to train on; start from "
+                            f"{short}, or train the prior again with python -m training.segments")
     config, codec = _config(meta, folder)
     torch.manual_seed(0)
     model = build_model(config.model).eval()

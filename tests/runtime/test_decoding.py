@@ -48,9 +48,9 @@ def _refused(folder, *fragments):
 
 
 def test_a_bundle_missing_a_graph_is_refused(tmp_path):
-    """mel_16bar without its conductor step (entry and file gone): one line naming the graph
-    and the kind, before any ONNX file is opened."""
-    folder = _copy(tmp_path, "mel_16bar")
+    """hier_mel_16bar without its conductor step (entry and file gone): one line naming the
+    graph and the kind, before any ONNX file is opened."""
+    folder = _copy(tmp_path, "hier_mel_16bar")
     _edit(folder, lambda meta: meta["graphs"].pop("conductor_step"))
     (folder / "conductor_step.onnx").unlink()
     _refused(folder, "'conductor_step'", "required for kind 'hierarchical'")

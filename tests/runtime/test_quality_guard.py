@@ -71,8 +71,9 @@ def test_a_part_silent_in_training_stays_silent(tmp_path):
     def without(meta):
         meta["decoding"].pop("silent_parts", None)
 
-    loud = Engine.load(str(bundle_copy(tmp_path, "trio_16bar", without)))
-    quiet = Engine.load("trio_16bar")
+    # the hierarchical trio has a drums decoder (never trained to play); the segments trio has none
+    loud = Engine.load(str(bundle_copy(tmp_path, "hier_trio_16bar", without)))
+    quiet = Engine.load("hier_trio_16bar")
     assert quiet.decoding.get("silent_parts") == ["drums"]
     drums = lambda clips: sum(any(n.is_drum for n in c.notes) for c in clips)  # noqa: E731
     assert drums(loud.decode(_codes(loud, 16), temperature=2.0, seed=1, guard=False)) > 0

@@ -102,8 +102,8 @@ def test_the_engine_folds_int8_weights_into_float32_once(tmp_path):
 
 
 def test_float16_cli_says_one_line_for_a_converted_bundle(tmp_path, capsys):
-    bundle = tmp_path / "mel_16bar"
-    shutil.copytree(REPO / "runtime" / "models" / "mel_16bar", bundle)   # float16 already
+    bundle = tmp_path / "hier_mel_16bar"
+    shutil.copytree(REPO / "runtime" / "models" / "hier_mel_16bar", bundle)   # float16 already
     assert main([str(bundle), "--int8"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "export it again" in err and str(tmp_path) not in err

@@ -28,7 +28,7 @@ def _model(ckpt):
     return model.eval(), codec_from_config(ckpt["codec"])
 
 
-@pytest.mark.parametrize("name", ["drums_2bar", "mel_16bar", "notes_poly", "groove_2bar"])
+@pytest.mark.parametrize("name", ["drums_2bar", "hier_mel_16bar", "notes_poly", "groove_2bar"])
 def test_export_then_unbundle_gives_back_every_weight_exactly(name, tmp_path):
     """One shipped bundle per decoding kind (flat, hierarchical, note events, groove): its
     weights read back run as its graphs do; exported again and read back once more, every
@@ -87,13 +87,13 @@ def test_the_shipped_int8_trio_reads_back(tmp_path):
     PyTorch model decodes a code as the bundle's engine does."""
     from runtime.engine import Engine
 
-    ckpt = checkpoint_from_bundle(MODELS / "trio_16bar")
+    ckpt = checkpoint_from_bundle(MODELS / "hier_trio_16bar")
     assert ckpt["unbundled"]["stored_as"] == "int8" and ckpt["unbundled"]["not_in_graphs"] == []
     model, _ = _model(ckpt)
     z = np.random.default_rng(1).standard_normal((3, model.config.z_size)).astype(np.float32)
     with torch.no_grad():
         mine = model.sample(torch.from_numpy(z), 0.0).numpy()
-    engine = Engine.load(MODELS / "trio_16bar")
+    engine = Engine.load(MODELS / "hier_trio_16bar")
     theirs = engine.decode_tokens(z, temperature=0.0)
     assert engine.silent_parts == {2}      # trained without drums: the engine keeps them silent
     assert (mine[..., :2] == theirs[..., :2]).mean() > 0.99 and mine[..., :2].any()
@@ -140,6 +140,10 @@ def test_init_from_a_shipped_bundle_starts_a_training_run_from_its_weights(share
     assert not (tmp_path / "x.pt").exists()
     assert main([str(tmp_path), "-o", str(tmp_path / "x.pt")]) == 1
     assert "no model.json" in capsys.readouterr().err
+    # a segments bundle (mel_16bar) is a short model plus a prior: no one model to read back
+    assert main([str(MODELS / "mel_16bar"), "-o", str(tmp_path / "y.pt")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "start from mel_2bar" in err and not (tmp_path / "y.pt").exists()
 
 
 def test_cli_writes_a_checkpoint_the_training_tools_load(tmp_path, capsys):
