@@ -1,7 +1,7 @@
 """Decode latency per bar: ONNX Runtime (the runtime engine's loop) vs PyTorch eager, one run.
 
     $ python bench/decode.py                                   # mel_2bar's architecture
-    $ python bench/decode.py --model trio_16bar --repeats 30
+    $ python bench/decode.py --model hier_trio_16bar --repeats 30
     $ python bench/decode.py --checkpoint runs/mel_2bar/checkpoint.pt --no-write
 
 Both sides run the same weights: the PyTorch model (from ``--checkpoint``, or built from the
@@ -72,6 +72,10 @@ def build_model(args):
         name = config.name
     else:
         bundle = load_bundle(args.model)
+        if bundle.kind in ("segments", "note_segments"):
+            short = bundle.meta["model"].get("segment_model", {}).get("name", "its short model")
+            raise SystemExit(f"error: {bundle.name} decodes with {short}'s graphs, window by "
+                             f"window: time --model {short}")
         recorded = bundle.meta["model"]["config"]
         name = bundle.meta.get("training", {}).get("config") or f"lb-{bundle.name}"
         config = get_config(name).model

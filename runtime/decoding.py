@@ -458,10 +458,8 @@ class SegmentsDecoding(FlatDecoding):
         count = (bars // seg) * len(parts or [0])
         if meta["z_size"] % count:
             return f"z_size {meta['z_size']} is not {count} codes of one size"
-        scale = decoding.get("prior_scale", 1.0)
-        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale <= 10:
-            return f"decoding.prior_scale must be a number in (0, 10], got {scale!r}"
-        return bars // seg, len(parts or [0]), seg * meta["steps_per_bar"]
+        return _prior_scale_problem(decoding) or \
+            (bars // seg, len(parts or [0]), seg * meta["steps_per_bar"])
 
     @classmethod
     def encoder_window(cls, meta):
@@ -524,16 +522,7 @@ class SegmentsDecoding(FlatDecoding):
         return self._join(tokens, len(z))
 
     def prior(self, n, rng):
-        bundle = self.engine.bundle
-        state = [np.zeros([int(n) if d == "batch" else d for d in spec["shape"]], np.float32)
-                 for spec in bundle.graph("prior_step")["inputs"][1:]]
-        prev, codes = np.zeros((int(n), self.segment_z), np.float32), []
-        for _ in range(self.engine.z_size // self.segment_z):
-            mu, sigma, *state = bundle.run("prior_step", prev, *state)
-            noise = rng.standard_normal(mu.shape)
-            prev = (mu + self.prior_scale * sigma * noise).astype(np.float32)
-            codes.append(prev)
-        return np.concatenate(codes, axis=1)
+        return prior_codes(self.engine, n, rng, self.segment_z, self.prior_scale)
 
     def next_bar(self, tokens, temperature, rng):
         """Each part's next bar from its own last short window (the short model's continue)."""
@@ -557,6 +546,28 @@ class SegmentsDecoding(FlatDecoding):
         out = np.zeros((spb, len(self.engine.output_depths)), np.int64)
         out[:, self.part_index] = np.stack(bars, -1)
         return out
+
+
+def prior_codes(engine, n: int, rng, code_size: int, scale: float) -> np.ndarray:
+    """``n`` codes [n, z_size] from a segments bundle's ``prior_step``: each short code drawn
+    (mu + scale x sigma x noise) after the one before, the first after zeros."""
+    bundle = engine.bundle
+    state = [np.zeros([int(n) if d == "batch" else d for d in spec["shape"]], np.float32)
+             for spec in bundle.graph("prior_step")["inputs"][1:]]
+    prev, codes = np.zeros((int(n), code_size), np.float32), []
+    for _ in range(engine.z_size // code_size):
+        mu, sigma, *state = bundle.run("prior_step", prev, *state)
+        noise = rng.standard_normal(mu.shape)
+        prev = (mu + scale * sigma * noise).astype(np.float32)
+        codes.append(prev)
+    return np.concatenate(codes, axis=1)
+
+
+def _prior_scale_problem(decoding: dict) -> str | None:
+    scale = decoding.get("prior_scale", 1.0)
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale <= 10:
+        return f"decoding.prior_scale must be a number in (0, 10], got {scale!r}"
+    return None
 
 
 def _part_names(codec: dict | None) -> list[str]:
@@ -653,13 +664,18 @@ class NoteEventDecoding(Decoding):
     grid = False
     encoder_reads_tokens = True
 
+    @property
+    def window_notes(self) -> int:
+        """Notes the encoder reads and the decoder writes in one generation."""
+        return self.engine.notes
+
     def decode(self, z, temperature, rng, hits=None):
         engine = self.engine
         run, batch = engine.bundle.run, z.shape[0]
         state = run("decoder_init", z)
         prev = np.tile(np.asarray(engine.decoding["start_note"], np.int64), (batch, 1))
-        notes = np.zeros((batch, engine.notes, 3), np.int64)
-        for i in range(engine.notes):
+        notes = np.zeros((batch, self.window_notes, 3), np.int64)
+        for i in range(self.window_notes):
             logits, *state = run("decoder_step_dt", prev, z, *state)
             dt = sample_categorical(logits, temperature, rng)
             logits, *state = run("decoder_step_t", dt, *state)
@@ -711,7 +727,7 @@ class NoteEventDecoding(Decoding):
         """The notes of the bar ``start .. stop`` (beats) after ``music`` (one round of
         ``Engine.continue_``), with their full durations."""
         engine = self.engine
-        codec, run, count = engine.codec, engine.bundle.run, engine.notes
+        codec, run, count = engine.codec, engine.bundle.run, self.window_notes
         tpq = codec.ticks_per_quarter
         tokens = codec.encode(music)       # music: prepared notes (the clip's and new ones)
         z = engine.run_encoder(tokens[None, -count:], np.array([min(len(tokens), count)],
@@ -744,6 +760,70 @@ class NoteEventDecoding(Decoding):
                               (onset + int(codec.duration_values[t[0]])) / tpq, codec.velocity))
             prev = np.stack([dt, t, p], axis=-1)
         return notes
+
+
+@register
+class NoteSegmentsDecoding(NoteEventDecoding):
+    """A note-event model window by window (notes_poly: four 25-note windows of a 25-note
+    modularized VAE for 100 notes), with a latent-sequence prior over the codes: what
+    :class:`SegmentsDecoding` is for the grid. ``decoding.notes`` is the whole generation,
+    ``decoding.segment_notes`` one window; each window's first dT is its gap from the note
+    before (as in the tune), so the windows' notes follow each other as written. A clip of
+    fewer notes is read tiled to the whole generation. Continue is the short model's, from the
+    last window of notes."""
+
+    kind = "note_segments"
+    graphs = NoteEventDecoding.graphs + (SegmentsDecoding.graph("prior_step"),)
+
+    @classmethod
+    def layout(cls, meta: dict) -> tuple[int, int] | str:
+        """(windows, notes per window) of a model.json, or why they do not fit."""
+        decoding = meta.get("decoding") or {}
+        seg, notes = decoding.get("segment_notes"), decoding.get("notes")
+        if isinstance(seg, bool) or not isinstance(seg, int) or seg < 1 or \
+                not isinstance(notes, int) or notes % seg:
+            return (f"decoding.segment_notes must be a whole number dividing decoding.notes "
+                    f"({notes!r}), got {seg!r}")
+        if meta["z_size"] % (notes // seg):
+            return f"z_size {meta['z_size']} is not {notes // seg} codes of one size"
+        return _prior_scale_problem(decoding) or (notes // seg, seg)
+
+    @classmethod
+    def encoder_window(cls, meta):
+        layout = cls.layout(meta)
+        return layout if isinstance(layout, str) else (layout[1], meta["z_size"] // layout[0])
+
+    def __init__(self, engine):
+        super().__init__(engine)
+        self.segments, self.segment_notes = self.layout(engine.bundle.meta)
+        self.segment_z = engine.z_size // self.segments
+        self.prior_scale = float(engine.decoding.get("prior_scale", 1.0))
+
+    @property
+    def window_notes(self) -> int:
+        return self.segment_notes
+
+    def encode_tokens(self, tokens):
+        tokens = np.asarray(tokens)
+        if tokens.shape[1] != self.engine.notes:     # tiled (or cut) to the whole generation
+            tokens = np.concatenate([np.resize(t, (self.engine.notes, 3))[None] for t in tokens])
+        windows = tokens.reshape(-1, self.segment_notes, 3)
+        return self.engine.run_encoder(windows, np.full(len(windows), self.segment_notes,
+                                                        np.int64)).reshape(len(tokens), -1)
+
+    def _encode_one(self, clip):
+        tokens = self.engine.tokens(clip)[: self.engine.notes]
+        if not len(tokens):
+            raise EngineError(f"{self.engine.name} cannot encode an empty clip (no notes in the "
+                              f"first {self.engine.bars} bars)")
+        return self.encode_tokens(tokens[None])
+
+    def decode(self, z, temperature, rng, hits=None):
+        codes = np.ascontiguousarray(z.reshape(-1, self.segment_z))
+        return super().decode(codes, temperature, rng).reshape(len(z), self.engine.notes, 3)
+
+    def prior(self, n, rng):
+        return prior_codes(self.engine, n, rng, self.segment_z, self.prior_scale)
 
 
 def bar_grid(clip: Clip) -> tuple[float, float]:

@@ -20,14 +20,18 @@ dataset() {
                 # stage 3's 7.7x larger training set: Nottingham + music21's folk tunes (its Nottingham
                 # tunes fall in the same splits by name, so data/mel_2bar's test tunes stay unseen)
                 [ -f data/mel_2bar_folk/manifest.json ] || $PY -m training.prepare shared:nottingham music21:essenFolksong music21:oneills1850 music21:ryansMammoth data/mel_2bar_folk --kind mel --bars 2 --fold-2-4 ;;
-    drums_2bar) [ -f data/drums_2bar/manifest.json ] || $PY -m training.prepare shared:groove data/drums_2bar --kind drums --bars 2 ;;
+    drums_2bar) [ -f data/drums_2bar/manifest.json ] || $PY -m training.prepare shared:groove data/drums_2bar --kind drums --bars 2
+                # stage 4's 1-bar windows (the same takes in each split: Groove's own)
+                [ -f data/drums_1bar/manifest.json ] || $PY -m training.prepare shared:groove data/drums_1bar --kind drums --bars 1 ;;
     mel_16bar|hier_mel_16bar)  [ -f data/mel_16bar/manifest.json ]  || $PY -m training.prepare shared:nottingham data/mel_16bar --kind mel --bars 16
                 # the training set since 6 Dec: Nottingham + music21's folk tunes (~20 min of music21)
                 [ -f data/mel_16bar_folk/manifest.json ] || $PY -m training.prepare shared:nottingham music21:essenFolksong music21:oneills1850 music21:ryansMammoth data/mel_16bar_folk --kind mel --bars 16 --fold-2-4 ;;
     trio_16bar|hier_trio_16bar) [ -f data/trio_16bar/manifest.json ] || $PY -m training.prepare music21:bach music21:haydn music21:mozart music21:beethoven music21:monteverdi data/trio_16bar --kind trio --bars 16 --trio-voices --trio-without-drums
                 # the training set since 6 Dec: Nottingham's tunes (the chord track's lowest notes as the bass) + the above
                 [ -f data/trio_16bar_nott/manifest.json ] || $PY -m training.prepare shared:nottingham/full music21:bach music21:haydn music21:mozart music21:beethoven music21:monteverdi data/trio_16bar_nott --kind trio --bars 16 --trio-voices --trio-without-drums ;;
-    notes_poly) [ -f data/nottingham_notes/manifest.json ] || $PY -m training.prepare shared:nottingham/full data/nottingham_notes --kind notes --notes 100 ;;
+    notes_poly) [ -f data/nottingham_notes/manifest.json ] || $PY -m training.prepare shared:nottingham/full data/nottingham_notes --kind notes --notes 100
+                # stage 4's 25-note windows (the same dictionaries: the same tunes)
+                [ -f data/nottingham_notes25/manifest.json ] || $PY -m training.prepare shared:nottingham/full data/nottingham_notes25 --kind notes --notes 25 ;;
     # one dataset of played grooves for both GrooVAEs (the config picks the input transform)
     groove_2bar|drumify_2bar) [ -f data/groove_2bar/manifest.json ] || $PY -m training.prepare shared:groove data/groove_2bar --kind groove --bars 2 ;;
   esac
@@ -101,7 +105,12 @@ train_one() {
       $TRAIN lb-drums_2bar --data data/drums_2bar --out runs/drums_ss --steps 2000 $COMMON $DRUMS2_SS --init-from runs/drums_2bar_big/best.pt
       # stage 3 (the shipped one started from the stage-2 bundle itself: --init-from runtime/models/drums_2bar)
       $TRAIN lb-drums_2bar --data data/drums_2bar --out runs/drums_fb128 --steps 4000 $COMMON $DRUMS2_FB --init-from runs/drums_ss/checkpoint.pt
-      $EXPORT runs/drums_fb128/checkpoint.pt runtime/models/drums_2bar --data data/drums_2bar
+      # stage 4 (6 Dec, afternoon): the same weights on 1-bar windows (best.pt: step 2500) -> drums_1bar;
+      # drums_2bar is two drums_1bar codes and an LSTM prior over them (training/segments.py)
+      $TRAIN lb-drums_2bar --data data/drums_1bar --out runs/drums1_ft --steps 4000 $COMMON $DRUMS2_FB --init-from runs/drums_fb128/checkpoint.pt
+      $EXPORT runs/drums1_ft/best.pt runtime/models/drums_1bar --data data/drums_1bar
+      $PY -m training.segments runtime/models/drums_1bar --data data/drums_2bar --out runs/drums_seg --steps 4000 --layers 1 $COMMON --export runtime/models/drums_2bar
+      bench drums_1bar data/drums_1bar valid
       bench drums_2bar data/drums_2bar valid ;;   # Groove has no test split: its validation split
     mel_16bar)
       # since 6 Dec (afternoon): mel_2bar window by window, an LSTM prior over its eight 2-bar codes
@@ -134,7 +143,13 @@ train_one() {
       # stages 2 and 3 (6 Dec): 512 free bits, then scheduled sampling on top (docs/training.md)
       $TRAIN lb-notes_modular --data data/nottingham_notes --out runs/notes_ft512 --steps 750 $COMMON $NOTES_FT --init-from runs/notes_poly/checkpoint.pt
       $TRAIN lb-notes_modular --data data/nottingham_notes --out runs/notes_ft512ss --steps 6750 $COMMON $NOTES_FT $NOTES_SS --init-from runs/notes_ft512/checkpoint.pt
-      $EXPORT runs/notes_ft512ss/checkpoint.pt runtime/models/notes_poly --data data/nottingham_notes --bars 8 --eval-windows 64
+      # stage 4 (6 Dec, afternoon): the same weights on 25-note windows, free-running (scheduled
+      # sampling at 1.0), best.pt -> notes_poly_25; notes_poly is four notes_poly_25 codes and an
+      # LSTM prior over them (training/segments.py; a 192-unit prior keeps the bundle under 10 MB)
+      $TRAIN lb-notes_modular --data data/nottingham_notes25 --out runs/notes25_ft --steps 8000 $COMMON $NOTES_FT $NOTES_SS --set model.sampling_rate=1 --init-from runs/notes_ft512ss/checkpoint.pt
+      $EXPORT runs/notes25_ft/best.pt runtime/models/notes_poly_25 --data data/nottingham_notes25 --bars 2 --eval-windows 64
+      $PY -m training.segments runtime/models/notes_poly_25 --data data/nottingham_notes --out runs/notes_seg --steps 4000 --layers 1 --hidden-size 192 --prior-scale 0.5 $COMMON --export runtime/models/notes_poly
+      bench notes_poly_25 data/nottingham_notes25 test
       bench notes_poly data/nottingham_notes test ;;
     groove_2bar)    # Groove (humanize): hits in, velocities and microtiming out
       $TRAIN lb-groovae_2bar_humanize --data data/groove_2bar --out runs/groove_2bar --steps 15000 $COMMON $GROOVE2

@@ -131,10 +131,19 @@ def short_layout(short, dataset: WindowDataset, parts: list[str] | None = None) 
     """(segments per window, steps per segment) of the data's windows in the short bundle's;
     ``parts``: the data codec's parts the short (one-part) model reads, each on its own."""
     meta = short.meta
-    if short.kind != "flat":
+    if short.kind not in ("flat", "note_events"):
         raise SegmentsError(f"{short.path}: a {short.kind!r} bundle; the short model must be "
-                            f"a flat MusicVAE (mel_2bar, drums_2bar)")
+                            f"a flat MusicVAE (mel_2bar, drums_2bar) or a note-event model")
     codec = codec_from_config(meta["codec"])
+    if short.kind == "note_events":
+        if parts or codec.config() != dataset.codec.config():
+            raise SegmentsError(f"{dataset.folder}: a note-event model reads data of its own "
+                                f"codec and dictionaries ({codec.name}), whole notes, no --parts")
+        notes = int(meta["decoding"]["notes"])
+        if dataset.steps % notes or dataset.steps == notes:
+            raise SegmentsError(f"{dataset.folder} has windows of {dataset.steps} notes: not a "
+                                f"multiple (2 or more) of the short model's {notes}")
+        return dataset.steps // notes, notes
     if parts:
         names = list(getattr(dataset.codec, "part_names", ()) or ())
         missing = [p for p in parts if p not in names]
@@ -174,8 +183,12 @@ def encode_codes(short, dataset: WindowDataset, parts: list[str] | None = None,
     for i in tqdm(range(0, len(windows), batch), desc=f"encode {dataset.split}", unit="batch",
                   disable=not progress):
         chunk = windows[i:i + batch]
-        pieces = chunk.reshape(-1, steps)
-        inputs = np.stack([codec.to_input(p) for p in pieces]).astype(np.float32)
+        if short.kind == "note_events":   # token indices, three fields a note
+            pieces = chunk.reshape(-1, steps, 3)
+            inputs = pieces.astype(np.int64)
+        else:
+            pieces = chunk.reshape(-1, steps)
+            inputs = np.stack([codec.to_input(p) for p in pieces]).astype(np.float32)
         feeds = {"inputs": inputs, "lengths": np.full(len(pieces), steps, np.int64)}
         args = [feeds[spec["name"]] for spec in short.graph("encoder")["inputs"]]
         mu, sigma = short.run("encoder", *args)
@@ -318,10 +331,14 @@ def export_segments(run, short_path, data, out, name: str | None = None,
             shutil.copyfile(short.path / spec["file"], tmp / spec["file"])
             graphs[key] = spec
         graphs["prior_step"] = _export_prior(model, tmp / "prior_step.onnx", OPSET)
-        bars = dataset.steps // short.steps_per_bar
+        notes = short.kind == "note_events"
+        bars = short.bars * segments if notes else dataset.steps // short.steps_per_bar
+        if notes:
+            decoding.update(notes=dataset.steps, segment_notes=int(meta["decoding"]["notes"]))
+            decoding.pop("segment_bars")
         bundle = {
             "format_version": meta["format_version"], "name": name or out.name,
-            "kind": "segments", "codec": codec, "steps_per_bar": short.steps_per_bar,
+            "kind": "note_segments" if notes else "segments", "codec": codec, "steps_per_bar": short.steps_per_bar,
             "bars": bars, "z_size": segments * len(parts or [0]) * config.z_size,
             "output_depths": depths, "decoding": decoding,
             "graphs": graphs,
@@ -408,7 +425,8 @@ def _same_as_short(engine, short_path, windows: np.ndarray) -> bool:
     got = engine.decode_tokens(z, temperature=0.0)
     codes = z.reshape(-1, short.z_size)
     parts = short.decode_tokens(codes, temperature=0.0)
-    if not np.array_equal(engine.decoder._split(got), parts):
+    split = getattr(engine.decoder, "_split", None)
+    if not np.array_equal(split(got) if split else got.reshape(parts.shape), parts):
         raise SegmentsError("the bundle's decoding differs from the short model's, window by window")
     return True
 
@@ -489,7 +507,8 @@ def main(argv=None) -> int:
             out = export_segments(args.out, args.short, args.data, args.export, args.name,
                                   args.prior_scale, parts)
             size = sum(p.stat().st_size for p in out.iterdir())
-            print(f"wrote {out} ({size / 1e6:.1f} MB, kind segments)")
+            kind = json.loads((out / "model.json").read_text())["kind"]
+            print(f"wrote {out} ({size / 1e6:.1f} MB, kind {kind})")
     except (SegmentsError, BundleError, DatasetError, OSError, KeyError, ValueError) as exc:
         return fail(str(exc) if not isinstance(exc, KeyError) else f"missing key {exc}")
     return 0

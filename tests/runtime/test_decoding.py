@@ -79,7 +79,7 @@ def test_an_unknown_kind_is_refused(tmp_path):
 
 def test_a_graph_with_the_wrong_io_names_is_refused(tmp_path):
     """A note-event step that takes the grid decoder's inputs: named against the description."""
-    folder = _copy(tmp_path, "notes_poly")
+    folder = _copy(tmp_path, "notes_poly_25")
 
     def rename(meta):
         meta["graphs"]["decoder_step_t"]["inputs"][0]["name"] = "prev"

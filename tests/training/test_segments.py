@@ -115,6 +115,23 @@ def test_sampling_draws_the_codes_from_the_prior(tiny_bundle):
     assert [c.notes for c in clips] == [c.notes for c in engine.sample(3, temperature=1.0, seed=5)]
 
 
+def test_the_prior_is_drawn_at_model_jsons_width(tiny_bundle, tmp_path):
+    """decoding.prior_scale narrows the prior's draws: the first code is mu + scale x sigma x
+    noise (the shipped mel_16bar samples at 0.55, docs/training.md)."""
+    folder = tmp_path / "narrow"
+    shutil.copytree(tiny_bundle, folder)
+    meta = json.loads((folder / "model.json").read_text())
+    meta["decoding"]["prior_scale"] = 0.25
+    (folder / "model.json").write_text(json.dumps(meta))
+    engine = Engine.load(folder)
+    state = [np.zeros((1, 8, 16), np.float32)] * 2
+    mu, sigma, *_ = engine.bundle.run("prior_step", np.zeros((8, 128), np.float32), *state)
+    noise = np.random.default_rng(4).standard_normal(mu.shape)
+    first = engine.decoder.prior(8, np.random.default_rng(4))[:, :128]
+    np.testing.assert_allclose(first, mu + 0.25 * sigma * noise, rtol=1e-5, atol=1e-5)
+    assert Engine.load("mel_16bar").decoder.prior_scale == 0.55
+
+
 def test_a_broken_segments_bundle_is_refused_with_one_line(tiny_bundle, tmp_path):
     folder = tmp_path / "broken"
     shutil.copytree(tiny_bundle, folder)
@@ -199,3 +216,27 @@ def test_the_trio_reads_melody_and_bass_each_through_the_short_model(shared_data
     assert np.array_equal(mixed[0, :, 1], out[1, :, 1]) and not np.array_equal(out[0, :, 1], out[1, :, 1])
     new = trio.continue_(clips[0].slice(0.0, 16.0), bars=2, temperature=1.0, seed=2).notes
     assert {n.program for n in new if n.start >= 16.0} == {0, 33}
+
+
+def test_note_segments_are_the_short_note_model_window_by_window(shared_data):
+    """notes_poly (kind note_segments): 100 notes as four 25-note windows of notes_poly_25,
+    each encoded and decoded on its own; the windows' notes follow each other (each window's
+    first dT is its gap from the note before, as in the tune)."""
+    long, short = Engine.load("notes_poly"), Engine.load("notes_poly_25")
+    assert (long.kind, long.notes, short.kind, short.notes) == \
+        ("note_segments", 100, "note_events", 25)
+    assert long.z_size == 4 * short.z_size
+    tune = read_midi(shared_data / "nottingham" / "full" / "ashover10.mid")
+    tokens = long.codec.encode(tune)[:100]        # the tune's first 100 notes
+    assert len(tokens) == 100
+    z = long.decoder.encode_tokens(tokens[None])
+    np.testing.assert_allclose(z.reshape(4, -1), short.decoder.encode_tokens(tokens.reshape(4, 25, 3)),
+                               atol=1e-5)
+    back = long.decode_tokens(z, temperature=0.0)
+    assert np.array_equal(back[0], short.decode_tokens(z.reshape(4, -1), temperature=0.0).reshape(100, 3))
+    assert (back[0] == tokens).all(-1).mean() > 0.3 and (back[0, :, 0] == tokens[:, 0]).mean() > 0.6
+    # a clip of fewer notes (the model's 8 bars of this tune hold 68) is read tiled to 100
+    heard = long.tokens(tune)
+    assert len(heard) < 100
+    tiled = np.resize(heard, (100, 3))
+    np.testing.assert_allclose(long.encode([tune]), long.decoder.encode_tokens(tiled[None]), atol=1e-6)

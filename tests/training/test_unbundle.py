@@ -28,7 +28,7 @@ def _model(ckpt):
     return model.eval(), codec_from_config(ckpt["codec"])
 
 
-@pytest.mark.parametrize("name", ["drums_2bar", "hier_mel_16bar", "notes_poly", "groove_2bar"])
+@pytest.mark.parametrize("name", ["drums_1bar", "hier_mel_16bar", "notes_poly_25", "groove_2bar"])
 def test_export_then_unbundle_gives_back_every_weight_exactly(name, tmp_path):
     """One shipped bundle per decoding kind (flat, hierarchical, note events, groove): its
     weights read back run as its graphs do; exported again and read back once more, every
@@ -55,10 +55,10 @@ def test_float16_and_int8_bundles_read_back_as_their_graphs_compute(tmp_path):
     """float16 and int8 weights (training/float16.py) come back as the float32 values the
     graphs compute with: within the storage's rounding of the float32 bundle's, and the rebuilt
     model matches the converted graphs themselves within the export's tolerance."""
-    full = checkpoint_from_bundle(MODELS / "drums_2bar")["model"]
+    full = checkpoint_from_bundle(MODELS / "drums_1bar")["model"]
     for kind, int8 in (("float16", False), ("int8", True)):
         bundle = tmp_path / kind
-        shutil.copytree(MODELS / "drums_2bar", bundle)
+        shutil.copytree(MODELS / "drums_1bar", bundle)
         store_float16(bundle, int8=int8)
         ckpt = checkpoint_from_bundle(bundle)
         assert ckpt["unbundled"]["stored_as"] == kind
@@ -101,34 +101,34 @@ def test_the_shipped_int8_trio_reads_back(tmp_path):
 
 def test_init_from_a_shipped_bundle_starts_a_training_run_from_its_weights(shared_data, tmp_path,
                                                                           capsys):
-    """``--init-from runtime/models/drums_2bar``: the run says what it read and starts from
+    """``--init-from runtime/models/drums_1bar``: the run says what it read and starts from
     those weights (at learning rate 0 its checkpoint holds them unchanged); a broken bundle is
     one line and exit 1, for training and for the CLI."""
     grooves = [str(p) for p in sorted((shared_data / "groove" / "drummer1").rglob("*.mid"))[:6]]
     data = tmp_path / "drums"
     prepare(grooves, data, kind="drums", bars=2, valid=0.2, test=0.0, progress=False)
-    ckpt = checkpoint_from_bundle(MODELS / "drums_2bar")
+    ckpt = checkpoint_from_bundle(MODELS / "drums_1bar")
     run = tmp_path / "run"
     argv = ["lb-drums_2bar", "--data", str(data), "--out", str(run), "--steps", "1",
             "--batch-size", "4", "--quiet", "--set", "train.learning_rate=0",
             "--set", "train.min_learning_rate=0", "--set", "train.sample_every=0"]
     capsys.readouterr()
-    # lb-drums_2bar is smaller than the shipped model: the error names the sizes that fit
-    assert train_main([*argv, "--init-from", str(MODELS / "drums_2bar")]) == 1
+    # lb-drums_2bar is smaller than the shipped drums_1bar: the error names the sizes that fit
+    assert train_main([*argv, "--init-from", str(MODELS / "drums_1bar")]) == 1
     err = capsys.readouterr().err.splitlines()[-1]
-    assert err.startswith("error: --init-from drums_2bar: its weights do not fit"), err
+    assert err.startswith("error: --init-from drums_1bar: its weights do not fit"), err
     sizes = err.split("its sizes: ")[1].split()
     assert sizes == ["--set", "model.z_size=128", "--set", "model.dec_rnn_size=[256,256]"]
     argv += sizes
-    assert train_main([*argv, "--init-from", str(MODELS / "drums_2bar")]) == 0
-    assert "drums_2bar: 1,918,720 weights read back (float32)" in capsys.readouterr().err
+    assert train_main([*argv, "--init-from", str(MODELS / "drums_1bar")]) == 0
+    assert "drums_1bar: 1,918,720 weights read back (float32)" in capsys.readouterr().err
     trained, _, _ = load_checkpoint(run)
     for key, value in trained.state_dict().items():
         if value.is_floating_point() and "running" not in key:
             assert torch.equal(value, ckpt["model"][key]), key
 
     broken = tmp_path / "broken"
-    shutil.copytree(MODELS / "drums_2bar", broken)
+    shutil.copytree(MODELS / "drums_1bar", broken)
     (broken / "decoder_step.onnx").write_bytes(b"not onnx")
     for call in (lambda: train_main([*argv[:4], str(tmp_path / "run2"), *argv[5:],
                                      "--init-from", str(broken)]),
