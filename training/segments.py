@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import sys
 import tempfile
@@ -302,7 +301,7 @@ def export_segments(run, short_path, data, out, name: str | None = None,
     """Write the ``segments`` bundle of ``run``'s best prior over ``short_path``'s graphs."""
     from runtime.engine import Engine
 
-    from .export import OPSET, data_summary, evaluate_bundle
+    from .export import OPSET, _replace_dir, _write_json, data_summary, evaluate_bundle
 
     run, out = Path(run), Path(out)
     best = run / "best.pt"
@@ -363,18 +362,11 @@ def export_segments(run, short_path, data, out, name: str | None = None,
         bundle["evaluation"] = evaluate_bundle(engine, dataset.codec, valid)
         _write_json(tmp / "model.json", bundle)
         Engine.load(tmp)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-        os.chmod(out, 0o755)
+        _replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
-
-
-def _write_json(path: Path, value) -> None:
-    path.write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")
 
 
 def _export_prior(model: SegmentPrior, path: Path, opset: int) -> dict:
