@@ -61,6 +61,7 @@ def build_model(args):
 
     from runtime.bundle import load_bundle
     from runtime.codecs import codec_from_config
+    from runtime.decoding import decoding_for, segment_model_name
     from runtime.engine import Engine
     from training.configs import get_config
     from training.models import build_model as build
@@ -72,8 +73,8 @@ def build_model(args):
         name = config.name
     else:
         bundle = load_bundle(args.model)
-        if bundle.kind in ("segments", "note_segments"):
-            short = bundle.meta["model"].get("segment_model", {}).get("name", "its short model")
+        if decoding_for(bundle.kind).windowed:
+            short = segment_model_name(bundle.meta)
             raise SystemExit(f"error: {bundle.name} decodes with {short}'s graphs, window by "
                              f"window: time --model {short}")
         recorded = bundle.meta["model"]["config"]

@@ -134,6 +134,9 @@ class Decoding:
     one_hot_feedback: ClassVar[bool] = False
     #: ``decode`` can keep given hits and play only their velocities and timing (Groove)
     takes_hits: ClassVar[bool] = False
+    #: a short model window by window with a prior over its codes (:class:`CodeSequence`): no
+    #: one model to read back as a training checkpoint
+    windowed: ClassVar[bool] = False
 
     def __init__(self, engine):
         self.engine = engine
@@ -251,17 +254,21 @@ class OneHotDecoding(Decoding):
     fields = {"feedback": "one_hot"}
     one_hot_feedback = True
 
+    @property
+    def decoder_depths(self) -> list[int]:
+        """The softmax widths side by side in ``decoder_step``'s logits (the bundle's output
+        depths; a segments bundle's short model may have its own)."""
+        return self.engine.output_depths
+
     def step_loop(self, cond: np.ndarray, steps: int, temperature: float, rng,
-                  prev: np.ndarray | None = None, state=None, depths: list[int] | None = None):
+                  prev: np.ndarray | None = None, state=None):
         """``steps`` x decoder_step(prev, cond, *state) -> (logits, *state), starting from
-        decoder_init(cond); returns (tokens [B, steps(, parts)], last prev input). ``depths``:
-        the decoder's softmax widths where they are not the bundle's (a segments bundle's
-        short model)."""
+        decoder_init(cond); returns (tokens [B, steps(, parts)], last prev input)."""
         engine = self.engine
         bundle = engine.bundle
         if state is None:
             state = bundle.run("decoder_init", cond)
-        depths = engine.output_depths if depths is None else depths
+        depths = self.decoder_depths
         batch, width, parts = cond.shape[0], sum(depths), len(depths)
         tokens = np.zeros((batch, steps) + ((parts,) if parts > 1 else ()), np.int64)
         # The hot loop (per step: one graph call, one sampling draw, one feedback): the session
@@ -322,7 +329,7 @@ class OneHotDecoding(Decoding):
     def feedback(self, tokens: np.ndarray) -> np.ndarray:
         """The decoder's next input for chosen tokens [B] or [B, parts]: MusicVAE feeds back the
         one-hot of the output token (512 wide for drums), concatenated over parts."""
-        depths = self.engine.output_depths
+        depths = self.decoder_depths
         tokens = tokens.reshape(len(tokens), -1)
         out = np.zeros((len(tokens), sum(depths)), np.float32)
         rows = np.arange(len(tokens))
@@ -356,16 +363,11 @@ class OneHotDecoding(Decoding):
 
         return clip_bars * 4.0, 4.0, write
 
-    @property
-    def window_steps(self) -> int:
-        """Steps of the window the encoder reads (a whole generation here)."""
-        return self.engine.total_steps
-
     def next_bar(self, tokens: np.ndarray, temperature: float, rng) -> np.ndarray:
         """One bar of tokens after ``tokens``: z = mu of the last window (the music tiled when
         shorter), the decoder primed with the last ``window - 1 bar`` of it."""
         engine = self.engine
-        window, spb = self.window_steps, engine.steps_per_bar
+        window, spb = engine.total_steps, engine.steps_per_bar
         recent = tokens[-window:] if len(tokens) >= window else \
             np.resize(tokens, (window,) + tokens.shape[1:])
         z = engine.run_encoder(engine.codec.to_input(recent)[None].astype(np.float32),
@@ -403,15 +405,64 @@ class FlatDecoding(OneHotDecoding):
         run = self.engine.bundle.run
         state = run("decoder_init", cond)
         if prev is None:
-            prev = np.zeros((1, sum(self.engine.output_depths)), np.float32)
+            prev = np.zeros((1, sum(self.decoder_depths)), np.float32)
         for token in primer:
             _, *state = run("decoder_step", prev, cond, *state)
             prev = self.feedback(np.array([token]))
         return prev, state
 
 
+PRIOR_STEP = GraphSpec("prior_step", ("prev",), ("mu", "sigma"), state="in_out",
+                       about="one code: the code before (zeros first) -> mean and sigma of the "
+                             "next one (state starts at zeros)")
+
+
+class CodeSequence:
+    """What the windowed kinds share (``segments``, ``note_segments``): the codes of the short
+    windows side by side (``segment_z`` each) and ``prior_step``, which draws them one after
+    the other at model.json's ``decoding.prior_scale`` times its sigma."""
+
+    windowed = True
+    segment_z: int
+
+    @property
+    def prior_scale(self) -> float:
+        return float(self.engine.decoding.get("prior_scale", 1.0))
+
+    def prior(self, n, rng):
+        """``n`` codes [n, z_size]: each short code mu + scale x sigma x noise after the one
+        before, the first after zeros."""
+        bundle = self.engine.bundle
+        state = [np.zeros([int(n) if d == "batch" else d for d in spec["shape"]], np.float32)
+                 for spec in bundle.graph("prior_step")["inputs"][1:]]
+        prev, codes = np.zeros((int(n), self.segment_z), np.float32), []
+        for _ in range(self.engine.z_size // self.segment_z):
+            mu, sigma, *state = bundle.run("prior_step", prev, *state)
+            noise = rng.standard_normal(mu.shape)
+            prev = (mu + self.prior_scale * sigma * noise).astype(np.float32)
+            codes.append(prev)
+        return np.concatenate(codes, axis=1)
+
+
+def split_windows(tokens: np.ndarray, windows: int, steps: int,
+                  part_index: list[int] | None = None) -> np.ndarray:
+    """Token windows [B, T(, ...)] cut into the short windows of a segments bundle, in the order
+    of its codes: [B * windows(* parts), steps(, ...)], window by window and, with
+    ``part_index`` (the codec columns the short model reads), part by part within a window."""
+    batch = len(tokens)
+    if part_index is None:
+        return tokens.reshape((batch * windows, steps) + tokens.shape[2:])
+    parts = tokens[..., part_index].reshape(batch, windows, steps, -1).transpose(0, 1, 3, 2)
+    return parts.reshape(-1, steps)
+
+
+def segment_model_name(meta: dict) -> str:
+    """The short model a windowed bundle's model.json names (or words for it)."""
+    return ((meta.get("model") or {}).get("segment_model") or {}).get("name", "its short model")
+
+
 @register
-class SegmentsDecoding(FlatDecoding):
+class SegmentsDecoding(CodeSequence, FlatDecoding):
     """A long generation as consecutive windows of a short flat MusicVAE, one code each, with a
     latent-sequence prior over the codes (mel_16bar: eight codes of mel_2bar's 2 bars, as
     Mittal et al. 2021 model MusicVAE's 2-bar codes in sequence). The bundle holds the short
@@ -434,11 +485,7 @@ class SegmentsDecoding(FlatDecoding):
     part's last window."""
 
     kind = "segments"
-    graphs = FlatDecoding.graphs + (
-        GraphSpec("prior_step", ("prev",), ("mu", "sigma"), state="in_out",
-                  about="one code: the code before (zeros first) -> mean and sigma of the "
-                        "next one (state starts at zeros)"),
-    )
+    graphs = FlatDecoding.graphs + (PRIOR_STEP,)
 
     @classmethod
     def layout(cls, meta: dict) -> tuple[int, int, int] | str:
@@ -453,8 +500,9 @@ class SegmentsDecoding(FlatDecoding):
             if not isinstance(parts, list) or not parts or \
                     any(not isinstance(p, str) or p not in names for p in parts):
                 return f"decoding.segment_parts must name parts of the codec {names}, got {parts!r}"
-            if _codec_problem(decoding.get("segment_codec")):
-                return f"decoding.segment_codec: {_codec_problem(decoding.get('segment_codec'))}"
+            problem = _codec_problem(decoding.get("segment_codec"))
+            if problem:
+                return f"decoding.segment_codec: {problem}"
         count = (bars // seg) * len(parts or [0])
         if meta["z_size"] % count:
             return f"z_size {meta['z_size']} is not {count} codes of one size"
@@ -484,17 +532,14 @@ class SegmentsDecoding(FlatDecoding):
             codec_from_config(engine.decoding["segment_codec"])
         self.short_depths = [self.short_codec.output_depth] if parts is not None \
             else engine.output_depths
-        #: the prior's sigma is scaled by this when sampling (model.json decoding.prior_scale)
-        self.prior_scale = float(engine.decoding.get("prior_scale", 1.0))
+
+    @property
+    def decoder_depths(self):
+        return self.short_depths
 
     def _split(self, tokens: np.ndarray) -> np.ndarray:
         """[B, T(, parts)] -> the short windows [B * windows * parts, steps] in code order."""
-        batch = len(tokens)
-        if self.part_index is None:
-            return tokens.reshape((batch * self.segments, self.segment_steps) + tokens.shape[2:])
-        parts = tokens[..., self.part_index]                       # [B, T, P]
-        parts = parts.reshape(batch, self.segments, self.segment_steps, -1).transpose(0, 1, 3, 2)
-        return parts.reshape(-1, self.segment_steps)
+        return split_windows(tokens, self.segments, self.segment_steps, self.part_index)
 
     def _join(self, windows: np.ndarray, batch: int) -> np.ndarray:
         """The inverse of :meth:`_split`; parts the short model does not play stay 0."""
@@ -517,12 +562,8 @@ class SegmentsDecoding(FlatDecoding):
 
     def decode(self, z, temperature, rng, hits=None):
         codes = np.ascontiguousarray(z.reshape(-1, self.segment_z))
-        tokens = self.step_loop(codes, self.segment_steps, temperature, rng,
-                                depths=self.short_depths)[0]
+        tokens = self.step_loop(codes, self.segment_steps, temperature, rng)[0]
         return self._join(tokens, len(z))
-
-    def prior(self, n, rng):
-        return prior_codes(self.engine, n, rng, self.segment_z, self.prior_scale)
 
     def next_bar(self, tokens, temperature, rng):
         """Each part's next bar from its own last short window (the short model's continue)."""
@@ -532,35 +573,12 @@ class SegmentsDecoding(FlatDecoding):
         for part in columns:
             recent = part[-window:] if len(part) >= window else np.resize(part, (window,) + part.shape[1:])
             z = self._short_codes(recent[None])
-            run = self.engine.bundle.run
-            state = run("decoder_init", z)
-            prev = np.zeros((1, sum(self.short_depths)), np.float32)
-            for token in part[-min(len(part), window - spb):]:   # teacher-forced primer
-                _, *state = run("decoder_step", prev, z, *state)
-                prev = np.zeros_like(prev)
-                prev[0, int(token)] = 1.0
-            bars.append(self.step_loop(z, spb, temperature, rng, prev=prev, state=state,
-                                       depths=self.short_depths)[0][0])
+            bars.append(self.bar_after(z, part[-min(len(part), window - spb):], temperature, rng))
         if self.part_index is None:
             return bars[0]
         out = np.zeros((spb, len(self.engine.output_depths)), np.int64)
         out[:, self.part_index] = np.stack(bars, -1)
         return out
-
-
-def prior_codes(engine, n: int, rng, code_size: int, scale: float) -> np.ndarray:
-    """``n`` codes [n, z_size] from a segments bundle's ``prior_step``: each short code drawn
-    (mu + scale x sigma x noise) after the one before, the first after zeros."""
-    bundle = engine.bundle
-    state = [np.zeros([int(n) if d == "batch" else d for d in spec["shape"]], np.float32)
-             for spec in bundle.graph("prior_step")["inputs"][1:]]
-    prev, codes = np.zeros((int(n), code_size), np.float32), []
-    for _ in range(engine.z_size // code_size):
-        mu, sigma, *state = bundle.run("prior_step", prev, *state)
-        noise = rng.standard_normal(mu.shape)
-        prev = (mu + scale * sigma * noise).astype(np.float32)
-        codes.append(prev)
-    return np.concatenate(codes, axis=1)
 
 
 def _prior_scale_problem(decoding: dict) -> str | None:
@@ -763,7 +781,7 @@ class NoteEventDecoding(Decoding):
 
 
 @register
-class NoteSegmentsDecoding(NoteEventDecoding):
+class NoteSegmentsDecoding(CodeSequence, NoteEventDecoding):
     """A note-event model window by window (notes_poly: four 25-note windows of a 25-note
     modularized VAE for 100 notes), with a latent-sequence prior over the codes: what
     :class:`SegmentsDecoding` is for the grid. ``decoding.notes`` is the whole generation,
@@ -773,7 +791,7 @@ class NoteSegmentsDecoding(NoteEventDecoding):
     last window of notes."""
 
     kind = "note_segments"
-    graphs = NoteEventDecoding.graphs + (SegmentsDecoding.graph("prior_step"),)
+    graphs = NoteEventDecoding.graphs + (PRIOR_STEP,)
 
     @classmethod
     def layout(cls, meta: dict) -> tuple[int, int] | str:
@@ -797,7 +815,6 @@ class NoteSegmentsDecoding(NoteEventDecoding):
         super().__init__(engine)
         self.segments, self.segment_notes = self.layout(engine.bundle.meta)
         self.segment_z = engine.z_size // self.segments
-        self.prior_scale = float(engine.decoding.get("prior_scale", 1.0))
 
     @property
     def window_notes(self) -> int:
@@ -807,7 +824,7 @@ class NoteSegmentsDecoding(NoteEventDecoding):
         tokens = np.asarray(tokens)
         if tokens.shape[1] != self.engine.notes:     # tiled (or cut) to the whole generation
             tokens = np.concatenate([np.resize(t, (self.engine.notes, 3))[None] for t in tokens])
-        windows = tokens.reshape(-1, self.segment_notes, 3)
+        windows = split_windows(tokens, self.segments, self.segment_notes)
         return self.engine.run_encoder(windows, np.full(len(windows), self.segment_notes,
                                                         np.int64)).reshape(len(tokens), -1)
 
@@ -821,9 +838,6 @@ class NoteSegmentsDecoding(NoteEventDecoding):
     def decode(self, z, temperature, rng, hits=None):
         codes = np.ascontiguousarray(z.reshape(-1, self.segment_z))
         return super().decode(codes, temperature, rng).reshape(len(z), self.engine.notes, 3)
-
-    def prior(self, n, rng):
-        return prior_codes(self.engine, n, rng, self.segment_z, self.prior_scale)
 
 
 def bar_grid(clip: Clip) -> tuple[float, float]:

@@ -43,6 +43,7 @@ from torch import nn
 from runtime.bundle import BundleError, load_bundle, sha256
 from runtime.cli import Parser, fail
 from runtime.codecs import codec_from_config
+from runtime.decoding import decoding_for, split_windows
 from runtime.files import atomic_path
 
 from .data import DatasetError, WindowDataset
@@ -172,23 +173,16 @@ def encode_codes(short, dataset: WindowDataset, parts: list[str] | None = None,
     from tqdm import tqdm
 
     segments, steps = short_layout(short, dataset, parts)
-    codec = codec_from_config(short.meta["codec"])
+    codec, decoding = codec_from_config(short.meta["codec"]), decoding_for(short.kind)
+    index = [dataset.codec.part_names.index(p) for p in parts] if parts else None
     windows = np.asarray(dataset.tokens)
-    if parts:
-        index = [dataset.codec.part_names.index(p) for p in parts]
-        windows = windows[..., index].reshape(len(windows), segments, steps, len(index))
-        windows = windows.transpose(0, 1, 3, 2).reshape(len(windows), -1, steps)
     mus, sigmas = [], []
     for i in tqdm(range(0, len(windows), batch), desc=f"encode {dataset.split}", unit="batch",
                   disable=not progress):
         chunk = windows[i:i + batch]
-        if short.kind == "note_events":   # token indices, three fields a note
-            pieces = chunk.reshape(-1, steps, 3)
-            inputs = pieces.astype(np.int64)
-        else:
-            pieces = chunk.reshape(-1, steps)
-            inputs = np.stack([codec.to_input(p) for p in pieces]).astype(np.float32)
-        feeds = {"inputs": inputs, "lengths": np.full(len(pieces), steps, np.int64)}
+        pieces = split_windows(chunk, segments, steps, index)   # the order of the codes
+        feeds = {"inputs": decoding.encoder_inputs(codec, pieces),
+                 "lengths": np.full(len(pieces), steps, np.int64)}
         args = [feeds[spec["name"]] for spec in short.graph("encoder")["inputs"]]
         mu, sigma = short.run("encoder", *args)
         mus.append(mu.reshape(len(chunk), -1, mu.shape[-1]))
@@ -314,7 +308,7 @@ def export_segments(run, short_path, data, out, name: str | None = None,
     short = load_bundle(short_path, threads=1)
     dataset = WindowDataset(Path(data), "valid")
     segments, steps = short_layout(short, dataset, parts)
-    meta = json.loads((short.path / "model.json").read_text())
+    meta = short.meta
     decoding = {**meta.get("decoding", {}), "segment_bars": short.bars, "prior_scale": prior_scale}
     codec, depths = meta["codec"], meta.get("output_depths")
     if parts:   # the data's codec, its parts through the short model, the others silent
@@ -329,7 +323,7 @@ def export_segments(run, short_path, data, out, name: str | None = None,
         for key, spec in meta["graphs"].items():
             shutil.copyfile(short.path / spec["file"], tmp / spec["file"])
             graphs[key] = spec
-        graphs["prior_step"] = _export_prior(model, tmp / "prior_step.onnx", OPSET)
+        graphs["prior_step"] = _export_prior(model, tmp / "prior_step.onnx")
         notes = short.kind == "note_events"
         bars = short.bars * segments if notes else dataset.steps // short.steps_per_bar
         if notes:
@@ -369,41 +363,17 @@ def export_segments(run, short_path, data, out, name: str | None = None,
     return out
 
 
-def _export_prior(model: SegmentPrior, path: Path, opset: int) -> dict:
-    """prior_step.onnx (batch axis dynamic) and its model.json entry."""
-    import contextlib
-    import io
-    import warnings
+def _export_prior(model: SegmentPrior, path: Path) -> dict:
+    """prior_step.onnx, cut and checked as training.export cuts every step graph (the
+    ``prior_step`` spec of runtime/decoding.py), and its model.json entry."""
+    from runtime.decoding import PRIOR_STEP
 
-    import onnx
-
-    from .export import _io_spec
+    from .export import EXAMPLE_BATCH, _graph, _write_graph
 
     c = model.config
-
-    class Step(nn.Module):
-        def __init__(self, prior):
-            super().__init__()
-            self.prior = prior
-
-        def forward(self, prev, h, c_):
-            return self.prior.prior_step(prev, (h, c_))
-
-    args = (torch.zeros(3, c.z_size), torch.zeros(c.layers, 3, c.hidden_size),
-            torch.zeros(c.layers, 3, c.hidden_size))
-    names_in, names_out = ["prev", "state0", "state1"], ["mu", "sigma", "state0_out", "state1_out"]
-    dynamic = {"prev": {0: "batch"}, "state0": {1: "batch"}, "state1": {1: "batch"},
-               "mu": {0: "batch"}, "sigma": {0: "batch"}, "state0_out": {1: "batch"},
-               "state1_out": {1: "batch"}}
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        torch.onnx.export(Step(model).eval(), args, str(path), input_names=names_in,
-                          output_names=names_out, dynamic_axes=dynamic, opset_version=opset,
-                          dynamo=False, do_constant_folding=True)
-    onnx.checker.check_model(str(path), full_check=True)
-    inputs, outputs = _io_spec(path)
-    return {"file": path.name, "inputs": inputs, "outputs": outputs, "sha256": sha256(path),
-            "bytes": path.stat().st_size}
+    args = (torch.zeros(EXAMPLE_BATCH, c.z_size),
+            (torch.zeros(c.layers, EXAMPLE_BATCH, c.hidden_size),) * 2)
+    return _write_graph(_graph(model, PRIOR_STEP, (args[0], *args[1]), grid=True), path)
 
 
 def _same_as_short(engine, short_path, windows: np.ndarray) -> bool:

@@ -40,6 +40,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from runtime.decoding import DECODINGS, segment_model_name
+
 #: float32 holds every integer up to 2**24 exactly: the index export's limit on a model's size
 MAX_ELEMENTS = 2 ** 24
 
@@ -138,11 +140,12 @@ def checkpoint_from_bundle(folder) -> dict:
         meta = json.loads((folder / "model.json").read_text())
     except (OSError, ValueError) as exc:
         raise UnbundleError(f"{folder.name}: no readable model.json ({type(exc).__name__})") from None
-    if meta.get("kind") == "segments":
-        short = ((meta.get("model") or {}).get("segment_model") or {}).get("name", "its short model")
-        raise UnbundleError(f"{folder.name}: a segments bundle ({short} window by window and a "
-                            f"prior over its codes) holds no one model to train on; start from "
-                            f"{short}, or train the prior again with python -m training.segments")
+    if meta.get("kind") in DECODINGS and DECODINGS[meta["kind"]].windowed:
+        short = segment_model_name(meta)
+        raise UnbundleError(f"{folder.name}: a {meta['kind']} bundle ({short} window by window "
+                            f"and a prior over its codes) holds no one model to train on; start "
+                            f"from {short}, or train the prior again with python -m "
+                            f"training.segments")
     config, codec = _config(meta, folder)
     torch.manual_seed(0)
     model = build_model(config.model).eval()
